@@ -1,0 +1,141 @@
+"""Erlang/OTP-style supervision trees for Trio.
+
+Children are start-able async functions; supervisors keep them running by the rules of
+Erlang/OTP (restart types, strategies, restart intensity, shutdown order), with structured
+concurrency underneath: a supervisor cannot return while any of its children is alive.
+
+The path of a crash, by module: a child raises inside ``_child.run_child`` (never into the
+supervisor's nursery), which classifies how it ended (``_exit``) and posts it to its
+supervisor (``_supervising``); the supervisor (``_supervisor`` or ``_dynamic``) asks the
+restart type, the intensity window (``_intensity``) and the backoff (``_backoff``) what to do,
+and restarts per its strategy or gives up; giving up is a shutdown-class exit of the
+supervisor's own ``run_child`` in its parent: the same path, one level up. Every step is one
+event record (``_reports``).
+"""
+
+import contextlib
+
+from ._backoff import Backoff as Backoff
+from ._child import Child as Child
+from ._child import cleanup_scope as cleanup_scope
+from ._child import current_child as current_child
+from ._dynamic import DynamicSupervisor as DynamicSupervisor
+from ._dynamic import dynamic_supervisor as dynamic_supervisor
+from ._dynamic import dynamic_supervisor_spec as dynamic_supervisor_spec
+from ._dynamic import open_dynamic_supervisor as open_dynamic_supervisor
+from ._exceptions import ChildAlreadyPresent as ChildAlreadyPresent
+from ._exceptions import ChildAlreadyStarted as ChildAlreadyStarted
+from ._exceptions import ChildNotFound as ChildNotFound
+from ._exceptions import ChildRestarting as ChildRestarting
+from ._exceptions import ChildRunning as ChildRunning
+from ._exceptions import ChildSpecError as ChildSpecError
+from ._exceptions import Ignore as Ignore
+from ._exceptions import MaxChildrenReached as MaxChildrenReached
+from ._exceptions import OtpError as OtpError
+from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
+from ._exceptions import Shutdown as Shutdown
+from ._exceptions import StartError as StartError
+from ._exceptions import SupervisorError as SupervisorError
+from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
+from ._exit import ExitKind as ExitKind
+from ._exit import ExitReason as ExitReason
+from ._exit import exit_reason as exit_reason
+from ._flags import AutoShutdown as AutoShutdown
+from ._flags import Strategy as Strategy
+from ._intensity import RestartIntensity as RestartIntensity
+from ._reports import ChildAbandoned as ChildAbandoned
+from ._reports import ChildExited as ChildExited
+from ._reports import ChildIgnored as ChildIgnored
+from ._reports import ChildRestartScheduled as ChildRestartScheduled
+from ._reports import ChildStarted as ChildStarted
+from ._reports import ChildStartFailed as ChildStartFailed
+from ._reports import ChildTerminated as ChildTerminated
+from ._reports import SupervisorEvent as SupervisorEvent
+from ._reports import SupervisorGaveUp as SupervisorGaveUp
+from ._reports import SupervisorStarted as SupervisorStarted
+from ._reports import SupervisorStopped as SupervisorStopped
+from ._spec import BRUTAL_KILL as BRUTAL_KILL
+from ._spec import INFINITY as INFINITY
+from ._spec import ChildSpec as ChildSpec
+from ._spec import ChildType as ChildType
+from ._spec import Restart as Restart
+from ._spec import ShutdownMode as ShutdownMode
+from ._spec import check_child_specs as check_child_specs
+from ._supervising import ChildCounts as ChildCounts
+from ._supervising import ChildInfo as ChildInfo
+from ._supervising import ChildState as ChildState
+from ._supervisor import Supervisor as Supervisor
+from ._supervisor import open_supervisor as open_supervisor
+from ._supervisor import supervisor as supervisor
+from ._supervisor import supervisor_spec as supervisor_spec
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "BRUTAL_KILL",
+    "INFINITY",
+    "AutoShutdown",
+    "Backoff",
+    "Child",
+    "ChildAbandoned",
+    "ChildAlreadyPresent",
+    "ChildAlreadyStarted",
+    "ChildCounts",
+    "ChildExited",
+    "ChildIgnored",
+    "ChildInfo",
+    "ChildNotFound",
+    "ChildRestartScheduled",
+    "ChildRestarting",
+    "ChildRunning",
+    "ChildSpec",
+    "ChildSpecError",
+    "ChildStartFailed",
+    "ChildStarted",
+    "ChildState",
+    "ChildTerminated",
+    "ChildType",
+    "DynamicSupervisor",
+    "ExitKind",
+    "ExitReason",
+    "Ignore",
+    "MaxChildrenReached",
+    "OtpError",
+    "Restart",
+    "RestartIntensity",
+    "RestartIntensityExceeded",
+    "Shutdown",
+    "ShutdownMode",
+    "StartError",
+    "Strategy",
+    "Supervisor",
+    "SupervisorError",
+    "SupervisorEvent",
+    "SupervisorGaveUp",
+    "SupervisorNotRunning",
+    "SupervisorStarted",
+    "SupervisorStopped",
+    "check_child_specs",
+    "cleanup_scope",
+    "current_child",
+    "dynamic_supervisor",
+    "dynamic_supervisor_spec",
+    "exit_reason",
+    "open_dynamic_supervisor",
+    "open_supervisor",
+    "supervisor",
+    "supervisor_spec",
+]
+
+
+def _fixup_module_metadata() -> None:
+    # Show public names as ``otp.X`` in reprs, tracebacks and docs, as Trio does.
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("otp._"):
+            with contextlib.suppress(AttributeError, TypeError):
+                obj.__module__ = "otp"
+
+
+_fixup_module_metadata()
+del _fixup_module_metadata

@@ -1,0 +1,107 @@
+"""How a child ended, as a value: the Trio port of Erlang's exit reasons.
+
+Erlang tells a supervisor why a process died with an exit reason; Trio tells the task that
+awaited a coroutine with an exception or a return. :func:`exit_reason` maps one to the other:
+
+=============================================  ==============  ===========================
+how the child ended                            kind            abnormal (transient restarts)
+=============================================  ==============  ===========================
+returned                                       ``normal``      no
+raised :class:`otp.Shutdown` (or a group of    ``shutdown``    no
+only those)
+cancelled by its own supervisor                ``shutdown``    no
+raised any other ``Exception`` or an           ``abnormal``    yes
+``ExceptionGroup``
+did not stop within its shutdown limit         ``killed``      yes
+=============================================  ==============  ===========================
+
+``KeyboardInterrupt``, ``SystemExit``, a foreign ``trio.Cancelled`` and any group holding one
+of them are never exit reasons: they propagate, because they are not the child's to report.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import final
+
+import attrs
+
+from ._exceptions import Shutdown, _describe
+
+__all__ = ["ExitKind", "ExitReason", "exit_reason"]
+
+
+class ExitKind(StrEnum):
+    """The four ways a child can end, named after Erlang's exit reasons.
+
+    Example::
+
+        >>> otp.ExitReason(otp.ExitKind.NORMAL).abnormal
+        False
+    """
+
+    NORMAL = "normal"
+    """The child returned."""
+    SHUTDOWN = "shutdown"
+    """The child raised :class:`otp.Shutdown` or was stopped by its supervisor."""
+    ABNORMAL = "abnormal"
+    """The child raised an exception (a crash)."""
+    KILLED = "killed"
+    """The child did not stop within its shutdown limit and was abandoned."""
+
+
+@final
+@attrs.frozen
+class ExitReason:
+    """Why a child ended: a kind and, when it raised, the exception.
+
+    Attributes:
+        kind: One of :class:`ExitKind`.
+        exception: What the child raised, if it raised; ``None`` otherwise.
+
+    Example::
+
+        >>> reason = otp.ExitReason(otp.ExitKind.ABNORMAL, ValueError("boom"))
+        >>> reason.abnormal, str(reason)
+        (True, "abnormal (ValueError: boom)")
+    """
+
+    kind: ExitKind
+    exception: BaseException | None = attrs.field(default=None, eq=False)
+
+    @property
+    def abnormal(self) -> bool:
+        """Whether a ``transient`` child is restarted after this exit."""
+        return self.kind is ExitKind.ABNORMAL or self.kind is ExitKind.KILLED
+
+    def __str__(self) -> str:
+        if self.exception is None:
+            return self.kind.value
+        return f"{self.kind.value} ({_describe(self.exception)})"
+
+
+NORMAL = ExitReason(ExitKind.NORMAL)
+SHUTDOWN = ExitReason(ExitKind.SHUTDOWN)
+KILLED = ExitReason(ExitKind.KILLED)
+
+
+def exit_reason(exc: Exception) -> ExitReason:
+    r"""Classify an exception that ended a child.
+
+    Only ``Exception`` is accepted: an ``ExceptionGroup`` holds nothing but ``Exception``
+    leaves by construction, so any group that reaches this point is safe to classify whole and
+    is never unwrapped. Groups that carry ``KeyboardInterrupt``, ``SystemExit`` or
+    ``trio.Cancelled`` are ``BaseExceptionGroup``\\ s and never get here.
+
+    Example::
+
+        >>> otp.exit_reason(otp.Shutdown("drained")).kind
+        <ExitKind.SHUTDOWN: 'shutdown'>
+    """
+    if isinstance(exc, Shutdown):
+        return ExitReason(ExitKind.SHUTDOWN, exc)
+    if isinstance(exc, ExceptionGroup):
+        _, not_shutdown = exc.split(Shutdown)
+        if not_shutdown is None:
+            return ExitReason(ExitKind.SHUTDOWN, exc)
+    return ExitReason(ExitKind.ABNORMAL, exc)

@@ -1,0 +1,127 @@
+"""Supervisor flags: strategy, restart intensity, backoff and auto_shutdown, validated.
+
+Erlang/OTP rejects bad flags when the supervisor starts (``supervisor_data``); ``otp`` rejects
+them when the supervisor or its spec is declared, with a message that names the flag.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Literal, TypeAlias, final
+
+import attrs
+
+from ._backoff import Backoff
+from ._exceptions import ChildSpecError
+from ._spec import _got, _quoted_choices
+
+__all__ = ["AutoShutdown", "Strategy", "SupervisorFlags"]
+
+
+class Strategy(StrEnum):
+    """Which children a supervisor restarts when one of them exits and must be restarted.
+
+    Example::
+
+        sup = await nursery.start(partial(otp.supervisor, children, strategy="rest_for_one"))
+    """
+
+    ONE_FOR_ONE = "one_for_one"
+    """Only the child that exited."""
+    ONE_FOR_ALL = "one_for_all"
+    """All children: the others are stopped in reverse start order, then all are started
+    again in start order."""
+    REST_FOR_ONE = "rest_for_one"
+    """The child that exited and every child started after it."""
+
+
+class AutoShutdown(StrEnum):
+    """When the exit of *significant* children stops the supervisor itself.
+
+    Only exits a significant child makes by itself count; ``terminate_child`` and the
+    collateral stops of a group restart never do.
+
+    Example::
+
+        spec = otp.ChildSpec("job", start=job, restart="transient", significant=True)
+        await nursery.start(partial(otp.supervisor, [spec], auto_shutdown="any_significant"))
+    """
+
+    NEVER = "never"
+    ANY_SIGNIFICANT = "any_significant"
+    ALL_SIGNIFICANT = "all_significant"
+
+
+StrategyLike: TypeAlias = Strategy | Literal["one_for_one", "one_for_all", "rest_for_one"]
+AutoShutdownLike: TypeAlias = AutoShutdown | Literal["never", "any_significant", "all_significant"]
+RandomSource: TypeAlias = Callable[[], float]
+
+
+@final
+@attrs.frozen
+class SupervisorFlags:
+    """A supervisor's validated flags (built by :func:`make_flags`)."""
+
+    strategy: Strategy
+    intensity: int
+    period: float
+    backoff: Backoff | None
+    auto_shutdown: AutoShutdown
+    max_children: int | None = None
+
+
+def make_flags(
+    name: str | None,
+    *,
+    strategy: object,
+    intensity: object,
+    period: object,
+    backoff: object,
+    auto_shutdown: object,
+    max_children: object = None,
+) -> SupervisorFlags:
+    """Validate a supervisor's flags, naming the supervisor and the flag on error."""
+    where = f"supervisor {name!r}: " if name else "supervisor: "
+
+    def choice(flag: str, enum: type[StrEnum], value: object) -> StrEnum:
+        if isinstance(value, enum):
+            return value
+        if isinstance(value, str):
+            try:
+                return enum(value)
+            except ValueError:
+                pass
+        msg = f"{where}{flag} must be one of {_quoted_choices(enum)} (got {_got(value)})"
+        raise ChildSpecError(msg)
+
+    strategy_value = choice("strategy", Strategy, strategy)
+    auto_value = choice("auto_shutdown", AutoShutdown, auto_shutdown)
+    if not isinstance(intensity, int) or isinstance(intensity, bool) or intensity < 0:
+        msg = f"{where}intensity must be an int >= 0 (got {_got(intensity)})"
+        raise ChildSpecError(msg)
+    if (
+        not isinstance(period, int | float)
+        or isinstance(period, bool)
+        or not math.isfinite(period)
+        or period <= 0
+    ):
+        msg = f"{where}period must be a finite number of seconds > 0 (got {_got(period)})"
+        raise ChildSpecError(msg)
+    if backoff is not None and not isinstance(backoff, Backoff):
+        msg = f"{where}backoff must be an otp.Backoff or None (got {_got(backoff)})"
+        raise ChildSpecError(msg)
+    if max_children is not None and (
+        not isinstance(max_children, int) or isinstance(max_children, bool) or max_children < 1
+    ):
+        msg = f"{where}max_children must be an int >= 1 or None (got {_got(max_children)})"
+        raise ChildSpecError(msg)
+    return SupervisorFlags(
+        strategy=Strategy(strategy_value),
+        intensity=intensity,
+        period=float(period),
+        backoff=backoff,
+        auto_shutdown=AutoShutdown(auto_value),
+        max_children=max_children,
+    )

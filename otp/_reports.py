@@ -1,0 +1,349 @@
+"""Supervisor reports: one attrs record per event, to stdlib logging and to optional hooks.
+
+Every start, exit, restart, give-up and shutdown of a supervisor is one event record. It goes
+to the ``otp.supervisor`` logger (the record carries it as ``record.otp_event``; the message is
+formatted only if a handler emits it) and to each hook passed to the supervisor. When no hook
+is set and the logger is not enabled for the event's level, no record is even built.
+
+Levels: crashes (abnormal exits), give-ups and failed starts are ``ERROR``; a child that would
+not stop in time is ``WARNING``; everything else is ``INFO``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, ClassVar, final
+
+import attrs
+
+from ._exceptions import _describe
+from ._exit import ExitReason
+
+if TYPE_CHECKING:
+    from ._child import Child
+
+__all__ = [
+    "ChildAbandoned",
+    "ChildExited",
+    "ChildIgnored",
+    "ChildRestartScheduled",
+    "ChildStartFailed",
+    "ChildStarted",
+    "ChildTerminated",
+    "SupervisorEvent",
+    "SupervisorGaveUp",
+    "SupervisorStarted",
+    "SupervisorStopped",
+]
+
+logger = logging.getLogger("otp.supervisor")
+
+Hook = Callable[["SupervisorEvent"], object]
+
+
+@attrs.frozen
+class SupervisorEvent:
+    """Base of every supervisor report.
+
+    Attributes:
+        supervisor: The supervisor's name (``"root/workers"`` for a nested one).
+        time: ``trio.current_time()`` when it happened.
+
+    Example::
+
+        events = []
+        sup = await nursery.start(partial(otp.supervisor, children, hooks=[events.append]))
+        ...
+        assert any(isinstance(e, otp.ChildExited) and e.reason.abnormal for e in events)
+    """
+
+    name: ClassVar[str] = "supervisor.event"
+    level: ClassVar[int] = logging.INFO
+
+    supervisor: str
+    time: float
+
+    def describe(self) -> str:
+        """A one-line, human-readable account of the event."""
+        return self.name
+
+    def __str__(self) -> str:
+        return f"supervisor {self.supervisor!r}: {self.describe()}"
+
+
+@final
+@attrs.frozen
+class SupervisorStarted(SupervisorEvent):
+    """A supervisor started all its initial children.
+
+    Example::
+
+        assert isinstance(events[-1], otp.SupervisorStarted)
+    """
+
+    name: ClassVar[str] = "supervisor.started"
+
+    children: int
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return f"started with {self.children} children"
+
+
+@final
+@attrs.frozen
+class SupervisorStopped(SupervisorEvent):
+    """A supervisor stopped all its children and exited.
+
+    ``reason`` is ``"normal"`` (``stop()``), ``"shutdown"`` (cancelled by its parent),
+    ``"auto_shutdown"`` (significant children exited), ``"gave_up"`` (restart intensity) or
+    ``"start_failed"`` (a child failed to start).
+
+    Example::
+
+        assert events[-1] == otp.SupervisorStopped("root", t, reason="normal")
+    """
+
+    name: ClassVar[str] = "supervisor.stopped"
+
+    reason: str
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return f"stopped ({self.reason})"
+
+
+@final
+@attrs.frozen
+class SupervisorGaveUp(SupervisorEvent):
+    """A supervisor reached its restart intensity and gives up.
+
+    Erlang calls it ``reached_max_restart_intensity``.
+
+    Example::
+
+        gave_up = [e for e in events if isinstance(e, otp.SupervisorGaveUp)]
+    """
+
+    name: ClassVar[str] = "supervisor.gave_up"
+    level: ClassVar[int] = logging.ERROR
+
+    child_id: Hashable
+    reason: ExitReason
+    intensity: int
+    period: float
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return (
+            f"reached max restart intensity ({self.intensity} in {self.period:g} s) after "
+            f"child {self.child_id!r} exited: {self.reason}"
+        )
+
+
+@final
+@attrs.frozen
+class ChildStarted(SupervisorEvent):
+    """A child called ``task_status.started()`` (or was called, if it takes no task_status).
+
+    Attributes:
+        child_id: The child's spec id.
+        child: The running child's handle.
+        restart: ``True`` when this start is a restart.
+
+    Example::
+
+        restarts = sum(1 for e in events if isinstance(e, otp.ChildStarted) and e.restart)
+    """
+
+    name: ClassVar[str] = "child.started"
+
+    child_id: Hashable
+    child: Child = attrs.field(eq=False)
+    restart: bool
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return f"child {self.child_id!r} {'restarted' if self.restart else 'started'}"
+
+
+@final
+@attrs.frozen
+class ChildIgnored(SupervisorEvent):
+    """A child declined to start by raising :class:`otp.Ignore`.
+
+    Example::
+
+        assert any(isinstance(e, otp.ChildIgnored) for e in events)
+    """
+
+    name: ClassVar[str] = "child.ignored"
+
+    child_id: Hashable
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return f"child {self.child_id!r} ignored its start"
+
+
+@final
+@attrs.frozen
+class ChildStartFailed(SupervisorEvent):
+    """A child raised (or returned) before ``task_status.started()``.
+
+    Example::
+
+        failures = [e.error for e in events if isinstance(e, otp.ChildStartFailed)]
+    """
+
+    name: ClassVar[str] = "child.start_failed"
+    level: ClassVar[int] = logging.ERROR
+
+    child_id: Hashable
+    error: BaseException = attrs.field(eq=False)
+    restart: bool
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        what = "restart" if self.restart else "start"
+        return f"child {self.child_id!r} failed to {what}: {_describe(self.error)}"
+
+
+@final
+@attrs.frozen
+class ChildExited(SupervisorEvent):
+    """A child exited by itself (not stopped by its supervisor).
+
+    An abnormal exit is a crash report, logged at ``ERROR`` with the traceback.
+
+    Attributes:
+        child_id: The child's spec id.
+        reason: Why it exited.
+        restarting: Whether the supervisor will restart it (and maybe its siblings).
+
+    Example::
+
+        crashes = [e for e in events if isinstance(e, otp.ChildExited) and e.reason.abnormal]
+    """
+
+    name: ClassVar[str] = "child.exited"
+
+    child_id: Hashable
+    reason: ExitReason
+    restarting: bool
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        then = "restarting" if self.restarting else "not restarting"
+        return f"child {self.child_id!r} exited: {self.reason}; {then}"
+
+
+@final
+@attrs.frozen
+class ChildRestartScheduled(SupervisorEvent):
+    """A restart was put off by the supervisor's backoff.
+
+    Attributes:
+        child_id: The child whose exit (or failed restart) caused it.
+        delay: Seconds until the restart.
+        attempt: The backoff attempt number (0-based).
+        group: The ids restarted together when the delay ends, in start order.
+
+    Example::
+
+        delays = [e.delay for e in events if isinstance(e, otp.ChildRestartScheduled)]
+    """
+
+    name: ClassVar[str] = "child.restart_scheduled"
+
+    child_id: Hashable
+    delay: float
+    attempt: int
+    group: tuple[Hashable, ...]
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return f"child {self.child_id!r} restarts in {self.delay:.3g} s (attempt {self.attempt})"
+
+
+@final
+@attrs.frozen
+class ChildTerminated(SupervisorEvent):
+    """The supervisor stopped a child (``terminate_child``, a group restart, or shutdown).
+
+    Example::
+
+        stopped = [e.child_id for e in events if isinstance(e, otp.ChildTerminated)]
+    """
+
+    name: ClassVar[str] = "child.terminated"
+
+    child_id: Hashable
+    reason: ExitReason
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return f"child {self.child_id!r} terminated: {self.reason}"
+
+
+@final
+@attrs.frozen
+class ChildAbandoned(SupervisorEvent):
+    """A child did not stop within its shutdown limit; it is treated as killed.
+
+    Trio cannot kill a task that shields itself from cancellation. The supervisor goes on
+    without it, and waits for its task before it exits itself.
+
+    Example::
+
+        assert not any(isinstance(e, otp.ChildAbandoned) for e in events)
+    """
+
+    name: ClassVar[str] = "child.abandoned"
+    level: ClassVar[int] = logging.WARNING
+
+    child_id: Hashable
+    limit: float
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return (
+            f"child {self.child_id!r} did not stop within its shutdown limit "
+            f"({self.limit:g} s after cancellation) because it shields itself from "
+            "cancellation; treating it as killed (the supervisor waits for it before exiting)"
+        )
+
+
+@final
+class Reporter:
+    """Sends a supervisor's events to the ``otp.supervisor`` logger and to its hooks."""
+
+    __slots__ = ("hooks", "supervisor")
+
+    def __init__(self, supervisor: str, hooks: Sequence[Hook]) -> None:
+        self.supervisor = supervisor
+        self.hooks = tuple(hooks)
+
+    def wants(self, level: int) -> bool:
+        """Whether an event at ``level`` would go anywhere (so is worth building)."""
+        return bool(self.hooks) or logger.isEnabledFor(level)
+
+    def emit(self, event: SupervisorEvent) -> None:
+        """Log ``event`` lazily and hand it to every hook; a failing hook is logged."""
+        level = event.level
+        if logger.isEnabledFor(level):
+            exc_info = None
+            if isinstance(event, ChildExited) and event.reason.abnormal:
+                level = logging.ERROR
+                exc_info = event.reason.exception
+            elif isinstance(event, ChildStartFailed):
+                exc_info = event.error
+            logger.log(level, "%s", event, exc_info=exc_info, extra={"otp_event": event})
+        for hook in self.hooks:
+            try:
+                hook(event)
+            except Exception:
+                logger.exception(
+                    "supervisor %r: hook %r failed on %s", self.supervisor, hook, event
+                )

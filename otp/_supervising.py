@@ -1,0 +1,523 @@
+"""What every supervisor does, static or dynamic: its task, its inbox, starting and stopping.
+
+A supervisor is one Trio task (the caller of :func:`otp.supervisor`) holding one nursery in
+which every child runs in its own :func:`~otp._child.run_child` task. When a child ends by
+itself, its task posts the :class:`~otp._child.Child` to the supervisor's inbox; the
+supervisor's loop takes exits one at a time, under the admin lock, so an exit and an admin
+call never interleave (as in Erlang, where both are messages to one process).
+
+Shutdown: the supervisor's task body ends (its parent cancelled it, ``stop()`` was called, it
+gave up or auto-shut down), and its ``finally`` stops the children inside
+:func:`otp.cleanup_scope`, so a nested supervisor gets exactly its own shutdown limit from its
+parent. If that limit runs out, every child still alive is cancelled at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random as _random
+from collections.abc import Hashable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, final
+
+import attrs
+import trio
+
+from ._child import (
+    Child,
+    StartAborted,
+    cleanup_scope,
+    current_child,
+    run_child,
+    start_aborted_error,
+)
+from ._exceptions import (
+    Ignore,
+    RestartIntensityExceeded,
+    StartError,
+    SupervisorNotRunning,
+)
+from ._exit import KILLED, SHUTDOWN, ExitReason
+from ._flags import RandomSource, SupervisorFlags
+from ._intensity import RestartIntensity
+from ._reports import (
+    ChildAbandoned,
+    ChildExited,
+    ChildIgnored,
+    ChildRestartScheduled,
+    ChildStarted,
+    ChildStartFailed,
+    ChildTerminated,
+    Hook,
+    Reporter,
+    SupervisorEvent,
+    SupervisorGaveUp,
+    SupervisorStarted,
+    SupervisorStopped,
+)
+from ._spec import ChildSpec, ChildType
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["ChildCounts", "ChildInfo", "ChildState"]
+
+
+class ChildState(StrEnum):
+    """Where a child stands, as :meth:`Supervisor.which_children` reports it.
+
+    Example::
+
+        info = sup.which_children()[0]
+        if info.state is otp.ChildState.RESTARTING:
+            ...
+    """
+
+    RUNNING = "running"
+    """Its task is running."""
+    RESTARTING = "restarting"
+    """It exited and a restart is pending (a backoff delay, or a retry after a failed start)."""
+    STOPPED = "stopped"
+    """No task: terminated, ignored its start, or a transient child that ended normally."""
+
+
+@final
+@attrs.frozen
+class ChildInfo:
+    """One row of :meth:`Supervisor.which_children` (Erlang's ``{Id, Child, Type, Modules}``).
+
+    Attributes:
+        id: The child's spec id.
+        child: The running :class:`Child`, or ``None``.
+        state: Running, restarting or stopped.
+        type: Worker or supervisor.
+
+    Example::
+
+        for info in sup.which_children():
+            print(info.id, info.state, info.child)
+    """
+
+    id: Hashable
+    child: Child | None = attrs.field(eq=False)
+    state: ChildState
+    type: ChildType
+
+
+@final
+@attrs.frozen
+class ChildCounts:
+    """What :meth:`Supervisor.count_children` returns (Erlang's ``count_children/1``).
+
+    Attributes:
+        specs: Child specs held, running or not.
+        active: Children whose task is running.
+        supervisors: Specs of type supervisor, running or not.
+        workers: Specs of type worker, running or not.
+
+    Example::
+
+        counts = sup.count_children()
+        assert counts.active == counts.specs
+    """
+
+    specs: int
+    active: int
+    supervisors: int
+    workers: int
+
+
+class _Lifecycle(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class GiveUp(Exception):
+    """Internal: a restart would exceed the intensity; unwinds the supervisor's loop."""
+
+    def __init__(self, child_id: Hashable, reason: ExitReason) -> None:
+        super().__init__(child_id)
+        self.child_id = child_id
+        self.reason = reason
+
+
+class StartFailure(Exception):
+    """Internal: a child raised before ``started()``; carries the cause."""
+
+    def __init__(self, child_id: Hashable, cause: BaseException) -> None:
+        super().__init__(child_id)
+        self.child_id = child_id
+        self.cause = cause
+
+
+class Pending:
+    """A restart that has been decided (and charged) but not yet performed.
+
+    It is performed when a :class:`Due` for it reaches the loop: at once for a retry after a
+    failed start, after the backoff delay otherwise. ``members`` restart together, in order.
+    """
+
+    __slots__ = ("leader", "members", "scope")
+
+    def __init__(self, leader: Any, members: list[Any]) -> None:  # noqa: ANN401
+        self.leader = leader
+        self.members = members
+        self.scope = trio.CancelScope()
+
+
+@final
+class Due:
+    """Inbox message: perform a pending restart now."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self, pending: Pending) -> None:
+        self.pending = pending
+
+
+def default_name(explicit: str | None, kind: str) -> str:
+    """A supervisor's name: explicit, else its path in the tree, else ``kind``."""
+    if explicit is not None:
+        return explicit
+    parent = current_child()
+    if parent is not None:
+        return f"{parent.supervisor.name}/{parent.id}"
+    return kind
+
+
+class SupervisorBase:
+    """The machinery shared by :class:`Supervisor` and :class:`DynamicSupervisor`."""
+
+    _kind: ClassVar[str] = "supervisor"
+
+    name: str
+    _flags: SupervisorFlags
+    _reporter: Reporter
+    _intensity: RestartIntensity
+    _random: RandomSource
+    _nursery: trio.Nursery
+    _live: set[Child]
+    _pending: set[Pending]
+    _state: _Lifecycle
+    _lock: trio.Lock
+    _inbox_send: trio.MemorySendChannel[Any]
+    _inbox_receive: trio.MemoryReceiveChannel[Any]
+    _serve_scope: trio.CancelScope
+    _stopped: trio.Event
+    _stop_reason: str
+
+    def _init_base(
+        self,
+        name: str,
+        flags: SupervisorFlags,
+        hooks: Sequence[Hook],
+        random: RandomSource | None,
+    ) -> None:
+        self.name = name
+        self._flags = flags
+        self._reporter = Reporter(name, hooks)
+        self._intensity = RestartIntensity(flags.intensity, flags.period)
+        self._random = random if random is not None else _random.random
+        self._live = set()
+        self._pending = set()
+        self._state = _Lifecycle.STARTING
+        self._lock = trio.Lock()
+        self._inbox_send, self._inbox_receive = trio.open_memory_channel(math.inf)
+        self._serve_scope = trio.CancelScope()
+        self._stopped = trio.Event()
+        self._stop_reason = "shutdown"
+
+    # --- public, shared -------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the supervisor is up and taking admin calls."""
+        return self._state is _Lifecycle.RUNNING
+
+    async def stop(self) -> None:
+        """Stop every child (as on shutdown) and the supervisor itself, then return.
+
+        The supervisor exits normally (Erlang's ``stop/1``: reason ``normal``). Calling it
+        again, or on a supervisor that already stopped, just waits for the end.
+
+        Example::
+
+            sup = await nursery.start(otp.supervisor, children)
+            ...
+            await sup.stop()
+        """
+        self.stop_nowait()
+        await self.wait()
+
+    def stop_nowait(self) -> None:
+        """Ask the supervisor to stop, without waiting for it.
+
+        Example::
+
+            sup.stop_nowait()   # e.g. from a sync callback
+            await sup.wait()
+        """
+        if self._state is not _Lifecycle.STOPPED:
+            self._stop_reason = "normal"
+            self._serve_scope.cancel()
+
+    async def wait(self) -> None:
+        """Wait until the supervisor has stopped all its children and exited.
+
+        Example::
+
+            async with otp.open_supervisor(children) as sup:
+                await sup.wait()   # until it stops, gives up or auto-shuts down
+        """
+        await self._stopped.wait()
+
+    # --- the supervisor's task ------------------------------------------------------------
+
+    async def _run(self, task_status: trio.TaskStatus[Any]) -> None:
+        outcome: Exception | None = None
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                await self._start_initial_children()
+                self._state = _Lifecycle.RUNNING
+                if self._reporter.wants(SupervisorStarted.level):
+                    self._emit(SupervisorStarted(self.name, trio.current_time(), len(self._live)))
+                task_status.started(self)
+                with self._serve_scope:
+                    await self._serve()
+            except StartFailure as failure:
+                self._stop_reason = "start_failed"
+                outcome = StartError(failure.child_id, failure.cause, self._spec_of(failure))
+            except GiveUp as give_up:
+                self._stop_reason = "gave_up"
+                outcome = self._gave_up(give_up)
+            finally:
+                self._state = _Lifecycle.STOPPING
+                for pending in self._pending:
+                    pending.scope.cancel()
+                with cleanup_scope():
+                    await self._shutdown_children()
+                # Whatever is left (the shutdown limit ran out, or a child is still starting):
+                # cancel it all at once so the nursery can close.
+                now = trio.current_time()
+                for child in list(self._live):
+                    if not child._terminating:
+                        child._begin_termination(now)
+        self._state = _Lifecycle.STOPPED
+        self._stopped.set()
+        if self._reporter.wants(SupervisorStopped.level):
+            self._emit(SupervisorStopped(self.name, trio.current_time(), self._stop_reason))
+        if outcome is not None:
+            # Raised here, outside the nursery, so it comes out bare rather than in a group.
+            raise outcome
+
+    async def _serve(self) -> None:
+        """The loop: take inbox messages one at a time, under the admin lock."""
+        receive = self._inbox_receive
+        lock = self._lock
+        while True:
+            message = await receive.receive()
+            try:
+                lock.acquire_nowait()
+            except trio.WouldBlock:
+                await lock.acquire()
+            try:
+                if await self._handle(message):
+                    self._stop_reason = "auto_shutdown"
+                    return
+            finally:
+                lock.release()
+
+    def _gave_up(self, give_up: GiveUp) -> RestartIntensityExceeded:
+        flags = self._flags
+        if self._reporter.wants(SupervisorGaveUp.level):
+            self._emit(
+                SupervisorGaveUp(
+                    self.name,
+                    trio.current_time(),
+                    give_up.child_id,
+                    give_up.reason,
+                    flags.intensity,
+                    flags.period,
+                )
+            )
+        error = RestartIntensityExceeded(self.name, give_up.child_id, flags.intensity, flags.period)
+        error.__cause__ = give_up.reason.exception
+        return error
+
+    # --- hooks for the two kinds of supervisor ----------------------------------------------
+
+    async def _start_initial_children(self) -> None:
+        raise NotImplementedError
+
+    async def _handle(self, message: Any) -> bool:  # noqa: ANN401
+        """Handle one inbox message; return True when the supervisor must auto-shut down."""
+        raise NotImplementedError
+
+    async def _shutdown_children(self) -> None:
+        raise NotImplementedError
+
+    def _spec_of(self, failure: StartFailure) -> ChildSpec | None:
+        raise NotImplementedError
+
+    # --- children: exits, starts, stops ---------------------------------------------------
+
+    def _on_child_exit(self, child: Child) -> None:
+        """Called by a child's task as it ends (every child, every way)."""
+        self._live.discard(child)
+        if child._started and not child._terminating and not child._handled:
+            self._inbox_send.send_nowait(child)
+
+    def _check_running(self) -> None:
+        if self._state is not _Lifecycle.RUNNING:
+            msg = f"supervisor {self.name!r} is {self._state.value}"
+            raise SupervisorNotRunning(msg)
+
+    def _check_caller(self) -> None:
+        """Refuse an admin call from one of our own children that has not started yet."""
+        child = current_child()
+        if child is not None and child.supervisor is self and not child._started:
+            msg = (
+                f"child {child.id!r} called its supervisor {self.name!r} before "
+                "task_status.started(); the supervisor is waiting for that call, so this "
+                "would deadlock. Call task_status.started() first."
+            )
+            raise RuntimeError(msg)
+
+    async def _start_child_task(
+        self, spec: ChildSpec, args: tuple[object, ...], *, restart: bool, task_name: str
+    ) -> Child | None:
+        """Start one child and wait for its ``started()``.
+
+        Returns the child, or ``None`` if it raised :class:`otp.Ignore`. Raises
+        :class:`StartFailure` if it failed to start.
+        """
+        child = Child._create(spec, args, self)  # type: ignore[arg-type]  # a mixin of both kinds
+        self._live.add(child)
+        try:
+            await self._nursery.start(run_child, child, self._nursery, name=task_name)
+        except Ignore:
+            if self._reporter.wants(ChildIgnored.level):
+                self._emit(ChildIgnored(self.name, trio.current_time(), spec.id))
+            return None
+        except StartAborted:
+            raise start_aborted_error(self.name) from None
+        except Exception as exc:
+            if self._reporter.wants(ChildStartFailed.level):
+                self._emit(ChildStartFailed(self.name, trio.current_time(), spec.id, exc, restart))
+            raise StartFailure(spec.id, exc) from exc
+        if self._reporter.wants(ChildStarted.level):
+            self._emit(ChildStarted(self.name, trio.current_time(), spec.id, child, restart))
+        return child
+
+    async def _terminate(self, child: Child) -> ExitReason:
+        """Stop one child within its shutdown limit; report it and return why it ended.
+
+        The caller has already done the bookkeeping (the child is no longer its slot's), so
+        if this wait is cancelled, the supervisor's state is still right.
+        """
+        if child.exit is None:
+            if not child._terminating:
+                child._begin_termination(trio.current_time())
+            if current_child() is child:
+                # A child stopping itself: its next checkpoint unwinds it; waiting here for
+                # that would wait forever.
+                reason = SHUTDOWN
+                if self._reporter.wants(ChildTerminated.level):
+                    self._emit(ChildTerminated(self.name, trio.current_time(), child.id, reason))
+                return reason
+            await self._wait_terminated(child)
+        reason = child.exit if child.exit is not None else self._abandon(child)
+        if self._reporter.wants(ChildTerminated.level):
+            self._emit(ChildTerminated(self.name, trio.current_time(), child.id, reason))
+        return reason
+
+    async def _wait_terminated(self, child: Child) -> None:
+        with trio.move_on_at(child._stop_deadline):
+            await child.wait()
+
+    def _abandon(self, child: Child) -> ExitReason:
+        child._handled = True
+        limit = child.spec.shutdown
+        seconds = float(limit) if isinstance(limit, float) else 0.0
+        self._emit(ChildAbandoned(self.name, trio.current_time(), child.id, seconds))
+        return KILLED
+
+    async def _terminate_all_at_once(self, children: list[Child]) -> None:
+        """Stop several children concurrently with one shared timer (dynamic supervisors)."""
+        now = trio.current_time()
+        for child in children:
+            child._handled = True
+            if child.exit is None and not child._terminating:
+                child._begin_termination(now)
+        if not children:
+            return
+        # One shared timer: they were all cancelled at the same moment.
+        with trio.move_on_at(max(child._stop_deadline for child in children)):
+            for child in children:
+                if child.exit is None:
+                    await child.wait()
+        for child in children:
+            reason = child.exit if child.exit is not None else self._abandon(child)
+            if self._reporter.wants(ChildTerminated.level):
+                self._emit(ChildTerminated(self.name, trio.current_time(), child.id, reason))
+
+    # --- restarts: charging, backoff, pending -----------------------------------------------
+
+    def _charge(self, child_id: Hashable, reason: ExitReason) -> None:
+        """Charge one restart to the intensity window, or give up."""
+        if not self._intensity.add_restart(trio.current_time()):
+            raise GiveUp(child_id, reason)
+
+    def _backoff_delay(self, slot: Any, ran_for: float | None) -> float:  # noqa: ANN401
+        """The delay before restarting ``slot`` (0 without backoff); advances its attempt."""
+        backoff = self._flags.backoff
+        if backoff is None:
+            return 0.0
+        if ran_for is not None:
+            slot.attempt = backoff.attempt_after_run(slot.attempt, ran_for)
+        delay = backoff.delay(slot.attempt, self._random)
+        slot.attempt += 1
+        return delay
+
+    def _schedule(self, pending: Pending, delay: float, group: tuple[Hashable, ...]) -> None:
+        """Perform ``pending`` after ``delay`` seconds (or at once, behind queued messages)."""
+        self._pending.add(pending)
+        if delay <= 0:
+            self._inbox_send.send_nowait(Due(pending))
+            return
+        if self._reporter.wants(ChildRestartScheduled.level):
+            leader = pending.leader
+            self._emit(
+                ChildRestartScheduled(
+                    self.name,
+                    trio.current_time(),
+                    leader.spec.id,
+                    delay,
+                    leader.attempt - 1,
+                    group,
+                )
+            )
+        self._nursery.start_soon(self._sleep_then_restart, pending, delay, name="otp.backoff")
+
+    async def _sleep_then_restart(self, pending: Pending, delay: float) -> None:
+        with pending.scope:
+            await trio.sleep(delay)
+            self._inbox_send.send_nowait(Due(pending))
+
+    def _cancel_pending(self, pending: Pending) -> None:
+        pending.scope.cancel()
+        self._pending.discard(pending)
+
+    # --- reports --------------------------------------------------------------------------
+
+    def _emit(self, event: SupervisorEvent) -> None:
+        self._reporter.emit(event)
+
+    def _report_exit(self, child: Child, reason: ExitReason, *, restarting: bool) -> None:
+        level = logging.ERROR if reason.abnormal else ChildExited.level
+        if self._reporter.wants(level):
+            self._emit(ChildExited(self.name, trio.current_time(), child.id, reason, restarting))
