@@ -444,25 +444,36 @@ async def open_dynamic_supervisor(
             for job_id in range(10):
                 await pool.start_child(job_id)
     """
+    failure: Exception | None = None
     async with trio.open_nursery() as nursery:
-        sup: DynamicSupervisor = await nursery.start(
-            functools.partial(
-                dynamic_supervisor,
-                template,
-                intensity=intensity,
-                period=period,
-                backoff=backoff,
-                max_children=max_children,
-                auto_shutdown=auto_shutdown,
-                name=name,
-                hooks=hooks,
-                random=random,
-            )
-        )
         try:
-            yield sup
-        finally:
-            sup.stop_nowait()
+            sup: DynamicSupervisor = await nursery.start(
+                functools.partial(
+                    dynamic_supervisor,
+                    template,
+                    intensity=intensity,
+                    period=period,
+                    backoff=backoff,
+                    max_children=max_children,
+                    auto_shutdown=auto_shutdown,
+                    name=name,
+                    hooks=hooks,
+                    random=random,
+                )
+            )
+        except Exception as exc:
+            # Nothing else runs in this nursery yet: a failed start is the only error, so
+            # it comes out bare, after the nursery, rather than in a group.
+            failure = exc
+        else:
+            try:
+                yield sup
+            except BaseException:
+                sup._stop_soon("shutdown")  # the block failed or was cancelled
+                raise
+            sup._stop_soon("normal")
+    if failure is not None:
+        raise failure
 
 
 @final

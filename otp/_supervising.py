@@ -260,8 +260,12 @@ class SupervisorBase:
             sup.stop_nowait()   # e.g. from a sync callback
             await sup.wait()
         """
-        if self._state is not _Lifecycle.STOPPED:
-            self._stop_reason = "normal"
+        self._stop_soon("normal")
+
+    def _stop_soon(self, reason: str) -> None:
+        live = self._state is _Lifecycle.RUNNING or self._state is _Lifecycle.STARTING
+        if live and not self._serve_scope.cancel_called:
+            self._stop_reason = reason
             self._serve_scope.cancel()
 
     async def wait(self) -> None:
@@ -277,6 +281,15 @@ class SupervisorBase:
     # --- the supervisor's task ------------------------------------------------------------
 
     async def _run(self, task_status: trio.TaskStatus[Any]) -> None:
+        try:
+            await self._run_in_nursery(task_status)
+        finally:
+            self._state = _Lifecycle.STOPPED
+            self._stopped.set()
+            if self._reporter.wants(SupervisorStopped.level):
+                self._emit(SupervisorStopped(self.name, trio.current_time(), self._stop_reason))
+
+    async def _run_in_nursery(self, task_status: trio.TaskStatus[Any]) -> None:
         outcome: Exception | None = None
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -306,10 +319,6 @@ class SupervisorBase:
                 for child in list(self._live):
                     if not child._terminating:
                         child._begin_termination(now)
-        self._state = _Lifecycle.STOPPED
-        self._stopped.set()
-        if self._reporter.wants(SupervisorStopped.level):
-            self._emit(SupervisorStopped(self.name, trio.current_time(), self._stop_reason))
         if outcome is not None:
             # Raised here, outside the nursery, so it comes out bare rather than in a group.
             raise outcome

@@ -583,7 +583,8 @@ async def open_supervisor(
     stops its children in reverse start order and the ``async with`` waits for that. Like a
     nursery, errors come out as an exception group: the block's own, and
     :class:`RestartIntensityExceeded` if the supervisor gave up (which also cancels the
-    block). Arguments are those of :func:`supervisor`.
+    block). A failed start (:class:`StartError`, :class:`ChildSpecError`) is raised as is,
+    since nothing else runs yet. Arguments are those of :func:`supervisor`.
 
     Example::
 
@@ -591,25 +592,36 @@ async def open_supervisor(
             conn = sup.get_child("db").value
             await serve(conn)
     """
+    failure: Exception | None = None
     async with trio.open_nursery() as nursery:
-        sup: Supervisor = await nursery.start(
-            functools.partial(
-                supervisor,
-                children,
-                strategy=strategy,
-                intensity=intensity,
-                period=period,
-                backoff=backoff,
-                auto_shutdown=auto_shutdown,
-                name=name,
-                hooks=hooks,
-                random=random,
-            )
-        )
         try:
-            yield sup
-        finally:
-            sup.stop_nowait()
+            sup: Supervisor = await nursery.start(
+                functools.partial(
+                    supervisor,
+                    children,
+                    strategy=strategy,
+                    intensity=intensity,
+                    period=period,
+                    backoff=backoff,
+                    auto_shutdown=auto_shutdown,
+                    name=name,
+                    hooks=hooks,
+                    random=random,
+                )
+            )
+        except Exception as exc:
+            # Nothing else runs in this nursery yet: a failed start is the only error, so
+            # it comes out bare, after the nursery, rather than in a group.
+            failure = exc
+        else:
+            try:
+                yield sup
+            except BaseException:
+                sup._stop_soon("shutdown")  # the block failed or was cancelled
+                raise
+            sup._stop_soon("normal")
+    if failure is not None:
+        raise failure
 
 
 @final
