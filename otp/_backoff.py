@@ -21,10 +21,13 @@ __all__ = ["Backoff"]
 
 
 def _finite(name: str, value: object, minimum: float, *, inclusive: bool) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok:
-        number = float(value)  # type: ignore[arg-type]
-        ok = math.isfinite(number) and (number >= minimum if inclusive else number > minimum)
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an int no float can hold
+            number = math.nan
+    ok = math.isfinite(number) and (number >= minimum if inclusive else number > minimum)
     if not ok:
         relation = ">=" if inclusive else ">"
         msg = f"Backoff: {name} must be a finite number {relation} {minimum:g} (got {value!r})"
@@ -92,9 +95,14 @@ class Backoff:
             base = self.min
         else:
             # Past this many attempts the cap has been reached; stop before floats overflow.
-            saturation = math.log(self.max / self.min, self.multiplier)
-            base = self.max if attempt >= saturation else self.min * self.multiplier**attempt
-            base = min(base, self.max)
+            saturation = (math.log(self.max) - math.log(self.min)) / math.log(self.multiplier)
+            if attempt >= saturation:
+                base = self.max
+            else:
+                try:
+                    base = min(self.min * self.multiplier**attempt, self.max)
+                except OverflowError:
+                    base = self.max
         if self.jitter:
             return base * (1.0 + self.jitter * random())
         return base

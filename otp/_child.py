@@ -173,6 +173,16 @@ class Child:
                 self._limit_cleanup(scope)
         self._scope.cancel()
 
+    def _kill(self) -> None:
+        """Cancel the child and cut every cleanup scope now, whatever its limit."""
+        if not self._terminating:
+            self._begin_termination(trio.current_time())
+        self._cleanup_deadline = -math.inf
+        if self._cleanups:
+            for scope in self._cleanups:
+                scope.cancel()
+        self._scope.cancel()
+
     def _limit_cleanup(self, scope: trio.CancelScope) -> None:
         deadline = self._cleanup_deadline
         assert deadline is not None

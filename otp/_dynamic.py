@@ -263,6 +263,9 @@ class DynamicSupervisor(SupervisorBase):
         )
         raise ChildNotFound(msg)
 
+    def _size(self) -> int:
+        return len(self._entries)
+
     def _spec_of(self, failure: StartFailure) -> ChildSpec | None:
         return None
 

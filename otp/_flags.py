@@ -72,6 +72,16 @@ class SupervisorFlags:
     max_children: int | None = None
 
 
+def _positive_finite(value: object) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:  # an int no float can hold
+        return False
+    return math.isfinite(number) and number > 0
+
+
 def make_flags(
     name: str | None,
     *,
@@ -101,12 +111,7 @@ def make_flags(
     if not isinstance(intensity, int) or isinstance(intensity, bool) or intensity < 0:
         msg = f"{where}intensity must be an int >= 0 (got {_got(intensity)})"
         raise ChildSpecError(msg)
-    if (
-        not isinstance(period, int | float)
-        or isinstance(period, bool)
-        or not math.isfinite(period)
-        or period <= 0
-    ):
+    if not _positive_finite(period):
         msg = f"{where}period must be a finite number of seconds > 0 (got {_got(period)})"
         raise ChildSpecError(msg)
     if backoff is not None and not isinstance(backoff, Backoff):
@@ -120,7 +125,7 @@ def make_flags(
     return SupervisorFlags(
         strategy=Strategy(strategy_value),
         intensity=intensity,
-        period=float(period),
+        period=float(period),  # type: ignore[arg-type]  # checked above
         backoff=backoff,
         auto_shutdown=AutoShutdown(auto_value),
         max_children=max_children,

@@ -54,6 +54,9 @@ class RestartIntensity:
         """
         stamps = self._stamps
         stamps.append(now)
+        if len(stamps) > self.intensity + 1:
+            # Only the newest intensity + 1 stamps can decide anything.
+            stamps.popleft()
         oldest_kept = now - self.period
         while stamps[0] < oldest_kept:
             stamps.popleft()

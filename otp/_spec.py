@@ -136,7 +136,10 @@ def _to_shutdown(child_id: object, value: object, child_type: ChildType) -> Shut
         except ValueError:
             pass
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float: as long as forever
+            return INFINITY
         if seconds == math.inf:
             return INFINITY
         if seconds >= 0:
@@ -237,7 +240,7 @@ class ChildSpec:
     shutdown: ShutdownLimit
     type: ChildType
     significant: bool
-    takes_task_status: bool = attrs.field(eq=False, repr=False)
+    takes_task_status: bool = attrs.field(init=False, eq=False, repr=False)
     """Whether ``start`` accepts ``task_status`` (computed once, from its signature)."""
 
     def __init__(
@@ -273,15 +276,9 @@ class ChildSpec:
             )
             raise ChildSpecError(msg)
         self.__attrs_init__(
-            id,
-            start,
-            tuple(args),
-            restart_value,
-            shutdown_value,
-            type_value,
-            significant,
-            _accepts_task_status(start),
+            id, start, tuple(args), restart_value, shutdown_value, type_value, significant
         )
+        object.__setattr__(self, "takes_task_status", _accepts_task_status(start))
 
 
 def check_child_specs(

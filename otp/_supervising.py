@@ -294,10 +294,13 @@ class SupervisorBase:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             try:
-                await self._start_initial_children()
-                self._state = _Lifecycle.RUNNING
+                # Under the admin lock: a child that calls its supervisor as soon as it has
+                # started waits until all its siblings have started too, as in Erlang.
+                async with self._lock:
+                    await self._start_initial_children()
+                    self._state = _Lifecycle.RUNNING
                 if self._reporter.wants(SupervisorStarted.level):
-                    self._emit(SupervisorStarted(self.name, trio.current_time(), len(self._live)))
+                    self._emit(SupervisorStarted(self.name, trio.current_time(), self._size()))
                 task_status.started(self)
                 with self._serve_scope:
                     await self._serve()
@@ -313,12 +316,10 @@ class SupervisorBase:
                     pending.scope.cancel()
                 with cleanup_scope():
                     await self._shutdown_children()
-                # Whatever is left (the shutdown limit ran out, or a child is still starting):
-                # cancel it all at once so the nursery can close.
-                now = trio.current_time()
+                # Whatever is left (our own shutdown limit ran out, or a child is still
+                # starting) is killed at once, cleanup scopes and all, so the nursery closes.
                 for child in list(self._live):
-                    if not child._terminating:
-                        child._begin_termination(now)
+                    child._kill()
         if outcome is not None:
             # Raised here, outside the nursery, so it comes out bare rather than in a group.
             raise outcome
@@ -360,6 +361,10 @@ class SupervisorBase:
     # --- hooks for the two kinds of supervisor ----------------------------------------------
 
     async def _start_initial_children(self) -> None:
+        raise NotImplementedError
+
+    def _size(self) -> int:
+        """How many children (specs, for a static supervisor) it holds."""
         raise NotImplementedError
 
     async def _handle(self, message: Any) -> bool:  # noqa: ANN401

@@ -327,6 +327,9 @@ class Supervisor(SupervisorBase):
             msg = f"supervisor {self.name!r}: child {slot.spec.id!r} is restarting"
             raise ChildRestarting(msg)
 
+    def _size(self) -> int:
+        return len(self._slots)
+
     def _spec_of(self, failure: StartFailure) -> ChildSpec | None:
         slot = self._slots.get(failure.child_id)
         return slot.spec if slot is not None else None

@@ -20,9 +20,7 @@ def _run_on_virtual_time(
 ) -> Any:
     # Tests that ask for no clock of their own run on an autojumping MockClock: time only
     # passes when every task is blocked, so timeouts and backoffs cost no real time.
-    return trio.run(
-        fn, clock=clock or MockClock(autojump_threshold=0), instruments=instruments
-    )
+    return trio.run(fn, clock=clock or MockClock(autojump_threshold=0), instruments=instruments)
 
 
 @pytest.fixture
