@@ -150,7 +150,7 @@ class DynamicSupervisor(SupervisorBase):
                     template, args, restart=False, task_name=self._task_name
                 )
             except StartFailure as failure:
-                raise StartError(template.id, failure.cause, None) from None
+                raise StartError(template.id, failure.cause, None) from failure.cause
             if child is not None:
                 self._add(_Entry(args, child))
             return child
@@ -158,7 +158,8 @@ class DynamicSupervisor(SupervisorBase):
     async def terminate_child(self, child: Child | object) -> None:
         """Stop one child, given its :class:`Child` handle or its started value.
 
-        The value is what the child passed to ``task_status.started()``. A pending restart of
+        The value is the very object the child passed to ``task_status.started()`` (compared
+        by identity, as a handle is: two children may well pass equal values). A pending restart of
         the child is cancelled at once. A handle of a child that has already ended is fine
         (nothing to do), as in Erlang.
 
@@ -334,7 +335,7 @@ class DynamicSupervisor(SupervisorBase):
     def _defer(self, entry: _Entry, delay: float) -> None:
         pending = Pending(entry, [entry])
         entry.pending = pending
-        self._schedule(pending, delay, (self._template.id,))
+        self._schedule(pending, delay, self._template.id, (self._template.id,))
 
     def _auto_shutdown_due(self) -> bool:
         mode = self._flags.auto_shutdown

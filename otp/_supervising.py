@@ -497,21 +497,22 @@ class SupervisorBase:
         slot.attempt += 1
         return delay
 
-    def _schedule(self, pending: Pending, delay: float, group: tuple[Hashable, ...]) -> None:
+    def _schedule(
+        self, pending: Pending, delay: float, child_id: Hashable, group: tuple[Hashable, ...]
+    ) -> None:
         """Perform ``pending`` after ``delay`` seconds (or at once, behind queued messages)."""
         self._pending.add(pending)
         if delay <= 0:
             self._inbox_send.send_nowait(Due(pending))
             return
         if self._reporter.wants(ChildRestartScheduled.level):
-            leader = pending.leader
             self._emit(
                 ChildRestartScheduled(
                     self.name,
                     trio.current_time(),
-                    leader.spec.id,
+                    child_id,
                     delay,
-                    leader.attempt - 1,
+                    pending.leader.attempt - 1,
                     group,
                 )
             )

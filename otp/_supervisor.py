@@ -176,7 +176,7 @@ class Supervisor(SupervisorBase):
                 child = await self._start_slot(slot, restart=False)
                 completed = True
             except StartFailure as failure:
-                raise StartError(spec.id, failure.cause, spec) from None
+                raise StartError(spec.id, failure.cause, spec) from failure.cause
             finally:
                 if not completed and self._slots.get(spec.id) is slot:
                     del self._slots[spec.id]  # failed or cancelled: the spec is not kept
@@ -231,7 +231,7 @@ class Supervisor(SupervisorBase):
                 return await self._start_slot(slot, restart=True)
             except StartFailure as failure:
                 slot.state = ChildState.STOPPED
-                raise StartError(child_id, failure.cause, slot.spec) from None
+                raise StartError(child_id, failure.cause, slot.spec) from failure.cause
 
     async def delete_child(self, child_id: Hashable) -> None:
         """Forget a stopped child's spec.
@@ -474,7 +474,8 @@ class Supervisor(SupervisorBase):
         pending = Pending(leader, members)
         for member in members:
             member.pending = pending
-        self._schedule(pending, delay, tuple(member.spec.id for member in members))
+        group = tuple(member.spec.id for member in members)
+        self._schedule(pending, delay, leader.spec.id, group)
 
     async def _perform(self, pending: Pending) -> None:
         self._pending.discard(pending)
