@@ -80,7 +80,7 @@ class Backoff:
         factor = _finite("multiplier", multiplier, 1.0, inclusive=True)
         spread = _finite("jitter", jitter, 0.0, inclusive=True)
         reset = (
-            (low + high) / 2
+            low + (high - low) / 2  # the midpoint, without overflowing
             if reset_after is None
             else _finite("reset_after", reset_after, 0.0, inclusive=False)
         )
