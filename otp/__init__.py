@@ -13,7 +13,7 @@ supervisor's own ``run_child`` in its parent: the same path, one level up. Every
 event record (``_reports``).
 """
 
-import contextlib
+import contextlib as _contextlib
 
 from ._backoff import Backoff as Backoff
 from ._child import Child as Child
@@ -133,7 +133,7 @@ def _fixup_module_metadata() -> None:
     for name in __all__:
         obj = globals()[name]
         if getattr(obj, "__module__", "").startswith("otp._"):
-            with contextlib.suppress(AttributeError, TypeError):
+            with _contextlib.suppress(AttributeError, TypeError):
                 obj.__module__ = "otp"
 
 
