@@ -249,6 +249,7 @@ class SupervisorBase:
             ...
             await sup.stop()
         """
+        self._check_caller()
         self.stop_nowait()
         await self.wait()
 
@@ -276,6 +277,7 @@ class SupervisorBase:
             async with otp.open_supervisor(children) as sup:
                 await sup.wait()   # until it stops, gives up or auto-shuts down
         """
+        self._check_caller()
         await self._stopped.wait()
 
     # --- the supervisor's task ------------------------------------------------------------
@@ -316,6 +318,12 @@ class SupervisorBase:
                     pending.scope.cancel()
                 with cleanup_scope():
                     await self._shutdown_children()
+                    # Stragglers: children an admin call was starting or stopping when we
+                    # began. Each still gets its own shutdown limit.
+                    for child in list(self._live):
+                        if not child._terminating:
+                            child._begin_termination(trio.current_time())
+                        await self._wait_terminated(child)
                 # Whatever is left (our own shutdown limit ran out, or a child is still
                 # starting) is killed at once, cleanup scopes and all, so the nursery closes.
                 for child in list(self._live):

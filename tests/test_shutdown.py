@@ -229,3 +229,32 @@ async def test_dynamic_children_stop_all_at_once_with_one_shared_timer() -> None
         start = trio.current_time()
     assert {entry[2] for entry in harness_log} == {start}  # all asked at the same moment
     assert trio.current_time() - start == pytest.approx(15.0)  # 0 s, 10 s, cut at 15 s
+
+
+async def test_a_child_being_stopped_by_an_admin_call_keeps_its_limit_on_shutdown() -> None:
+    harness = Harness()
+    harness.cleanup_seconds["a"] = 5.0
+    async with otp.open_supervisor([harness.spec("a", shutdown=10.0)]) as sup:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sup.terminate_child, "a")
+            await settle()
+            await sup.stop()  # while terminate_child still waits for a's cleanup
+    assert ("cleanup", "a", 5.0) in harness.log
+
+
+async def test_waiting_for_the_supervisor_from_init_is_refused() -> None:
+    errors: list[str] = []
+
+    async def waits_in_init(*, task_status: trio.TaskStatus[None]) -> None:
+        child = otp.current_child()
+        assert child is not None
+        try:
+            await child.supervisor.stop()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+        task_status.started()
+
+    async with otp.open_supervisor([otp.ChildSpec("w", waits_in_init, restart="temporary")]):
+        pass
+    assert len(errors) == 1
+    assert "would deadlock" in errors[0]
