@@ -5,10 +5,11 @@ This is the first step of the path of a crash: the child's code raises inside
 down. :func:`run_child` classifies the ending (see :mod:`otp._exit`) and hands one exit record
 to the child's supervisor (``_on_child_exit``), which decides what happens next.
 
-Each child runs under a :class:`trio.CancelScope` of its own. Before the child calls
-``task_status.started()`` the scope is open to the starter's cancellation (if whoever started
-the child gives up, the child's init is cancelled, as with ``nursery.start``). Once started,
-the scope is *shielded*: nothing but the supervisor, through that scope, can cancel the child.
+Each child runs in its supervisor's nursery, under a :class:`trio.CancelScope` of its own.
+Whoever starts it waits for ``task_status.started()``, as with ``nursery.start`` (and if they
+give up, the child's init is cancelled), but without ``nursery.start``'s temporary nursery,
+which makes a restart markedly cheaper. Once started, the scope is *shielded*: nothing but the
+supervisor, through that scope, can cancel the child.
 That is what lets a supervisor stop its children one at a time, in reverse start order, when
 its own task is cancelled, instead of Trio cancelling the whole subtree at once.
 """
@@ -67,8 +68,10 @@ class Child:
         "_cleanups",
         "_done",
         "_handled",
+        "_ready",
         "_scope",
         "_slot",
+        "_start_error",
         "_started",
         "_stop_deadline",
         "_terminating",
@@ -90,8 +93,10 @@ class Child:
     exit: ExitReason | None
     task: trio.lowlevel.Task | None
     started_at: float
+    _ready: trio.Event | None
     _scope: trio.CancelScope
     _slot: Any
+    _start_error: BaseException | None
     _started: bool
     _terminating: bool
     _handled: bool
@@ -117,8 +122,10 @@ class Child:
         self.exit = None
         self.task = None
         self.started_at = 0.0
+        self._ready = None
         self._scope = trio.CancelScope()
         self._slot = None
+        self._start_error = None
         self._started = False
         self._terminating = False
         self._handled = False
@@ -191,8 +198,25 @@ class Child:
         elif deadline < scope.deadline:
             scope.deadline = deadline
 
+    def _mark_started(self, value: object) -> None:
+        """The child's init acknowledgement (``task_status.started(value)``)."""
+        if self._started:
+            msg = f"child {self.id!r} called task_status.started() twice"
+            raise RuntimeError(msg)
+        self.value = value
+        self._started = True
+        if self.supervisor._flags.backoff is not None:
+            self.started_at = trio.current_time()  # only backoff's reset_after needs it
+        if not self._terminating:
+            # From now on only the supervisor, through this scope, can cancel the child.
+            self._scope.shield = True
+        if self._ready is not None:
+            self._ready.set()
+
     def _finish(self, reason: ExitReason) -> None:
         self.exit = reason
+        if self._ready is not None:
+            self._ready.set()  # a starter still waiting learns it failed
         if self._done is not None:
             self._done.set()
 
@@ -251,66 +275,48 @@ def cleanup_scope() -> Iterator[trio.CancelScope]:
 
 @final
 class _ChildTaskStatus:
-    """The ``task_status`` a child sees: records its value and shields it once started."""
+    """The ``task_status`` a child sees: ``started(value)`` is its init acknowledgement."""
 
-    __slots__ = ("_child", "_nursery", "_task_status")
+    __slots__ = ("_child",)
 
-    def __init__(
-        self, child: Child, task_status: trio.TaskStatus[Child], nursery: trio.Nursery
-    ) -> None:
+    def __init__(self, child: Child) -> None:
         self._child = child
-        self._task_status = task_status
-        self._nursery = nursery
 
     def __repr__(self) -> str:
         return f"<otp task status of child {self._child.id!r}>"
 
     def started(self, value: object = None) -> None:
-        child = self._child
-        if child._started:
-            msg = f"child {child.id!r} called task_status.started() twice"
-            raise RuntimeError(msg)
-        child.value = value
-        self._task_status.started(child)
-        assert child.task is not None
-        if child.task.parent_nursery is not self._nursery:
-            # Whoever started us was cancelled meanwhile: Trio left this task under its
-            # start() call, and our next checkpoint raises their Cancelled.
-            return
-        child._started = True
-        child.started_at = trio.current_time()
-        child._scope.shield = True
+        self._child._mark_started(value)
 
 
 class StartAborted(Exception):
-    """Internal: the supervisor cancelled a child before it finished starting."""
+    """Internal: the child was cancelled before it finished starting."""
 
 
-async def run_child(
-    child: Child, nursery: trio.Nursery, *, task_status: trio.TaskStatus[Child]
-) -> None:
+async def run_child(child: Child) -> None:
     r"""The body of a child's task: run its spec, classify the ending, tell the supervisor.
 
-    Before ``started()``, exceptions propagate out of ``nursery.start()`` to whoever started
-    the child (a start failure, or :class:`otp.Ignore`). After it, ``Exception``\\ s become
-    exit reasons; ``KeyboardInterrupt``, ``SystemExit`` and any group holding them propagate.
+    The task runs in its supervisor's nursery from the start. Whoever starts it waits for
+    ``task_status.started()`` (see :meth:`Child._mark_started`); an exception before that is
+    handed to the starter as the start failure instead of becoming an exit. After it,
+    ``Exception``\ s become exit reasons; ``KeyboardInterrupt``, ``SystemExit`` and any group
+    holding them propagate into the supervisor's nursery and take the supervisor down.
     """
     _current_child.set(child)
     child.task = trio.lowlevel.current_task()
     spec = child.spec
-    status = _ChildTaskStatus(child, task_status, nursery)
     reason = SHUTDOWN
     try:
         with child._scope:
             if spec.takes_task_status:
-                await spec.start(*child.args, task_status=status)
+                await spec.start(*child.args, task_status=_ChildTaskStatus(child))
             else:
-                status.started()
+                child._mark_started(None)
                 await spec.start(*child.args)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (every crash becomes an exit reason)
         reason = exit_reason(exc)
         if not child._started:
-            raise  # a start failure (or Ignore): nursery.start() hands it to the starter
+            child._start_error = exc  # a start failure (or Ignore), for the starter
     except BaseException as exc:
         # Not the child's to report (KeyboardInterrupt, SystemExit, a foreign Cancelled, or
         # a group holding one): record it so nobody waits for this child, and let it go on.
@@ -320,13 +326,15 @@ async def run_child(
     else:
         if not child._started:
             if child._terminating:
-                raise StartAborted
-            msg = (
-                f"child {child.id!r} returned without calling task_status.started(); call it "
-                "once the child is ready, or drop the task_status parameter"
-            )
-            raise RuntimeError(msg)
-        reason = SHUTDOWN if child._terminating else NORMAL
+                child._start_error = StartAborted()
+            else:
+                msg = (
+                    f"child {child.id!r} returned without calling task_status.started(); call "
+                    "it once the child is ready, or drop the task_status parameter"
+                )
+                child._start_error = RuntimeError(msg)
+        else:
+            reason = SHUTDOWN if child._terminating else NORMAL
     finally:
         child._finish(reason)
         child.supervisor._on_child_exit(child)

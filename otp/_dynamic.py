@@ -307,7 +307,7 @@ class DynamicSupervisor(SupervisorBase):
             return template.significant and self._auto_shutdown_due()
         entry.state = ChildState.RESTARTING
         self._charge(template.id, reason)
-        delay = self._backoff_delay(entry, trio.current_time() - child.started_at)
+        delay = self._backoff_delay(entry, child.started_at)
         if delay > 0:
             self._defer(entry, delay)
         else:
@@ -465,7 +465,7 @@ async def open_dynamic_supervisor(
                     random=random,
                 )
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (re-raised below)
             # Nothing else runs in this nursery yet: a failed start is the only error, so
             # it comes out bare, after the nursery, rather than in a group.
             failure = exc

@@ -412,28 +412,47 @@ class SupervisorBase:
     async def _start_child_task(
         self, spec: ChildSpec, args: tuple[object, ...], *, restart: bool, task_name: str
     ) -> Child | None:
-        """Start one child and wait for its ``started()``.
+        """Start one child in our nursery and wait for its ``started()``.
 
         Returns the child, or ``None`` if it raised :class:`otp.Ignore`. Raises
-        :class:`StartFailure` if it failed to start.
+        :class:`StartFailure` if it failed to start. As with ``nursery.start``, if the caller
+        is cancelled while it waits, the child's init is cancelled too.
         """
         child = Child._create(spec, args, self)  # type: ignore[arg-type]  # a mixin of both kinds
         self._live.add(child)
+        ready = child._ready = trio.Event()
+        self._nursery.start_soon(run_child, child, name=task_name)
         try:
-            await self._nursery.start(run_child, child, self._nursery, name=task_name)
-        except Ignore:
+            await ready.wait()
+        except BaseException:
+            # The caller gave up: nobody will own this child, so it must not run on. As with
+            # nursery.start, its init is cancelled and waited for (within its shutdown limit).
+            child._handled = True
+            if child.exit is None:
+                if not child._terminating:
+                    child._begin_termination(trio.current_time())
+                with trio.CancelScope(shield=True):
+                    await self._wait_terminated(child)
+            raise
+        finally:
+            child._ready = None
+        error = child._start_error
+        if error is None and child._started:
+            if self._reporter.wants(ChildStarted.level):
+                self._emit(ChildStarted(self.name, trio.current_time(), spec.id, child, restart))
+            return child
+        if isinstance(error, Ignore):
             if self._reporter.wants(ChildIgnored.level):
                 self._emit(ChildIgnored(self.name, trio.current_time(), spec.id))
             return None
-        except StartAborted:
-            raise start_aborted_error(self.name) from None
-        except Exception as exc:
-            if self._reporter.wants(ChildStartFailed.level):
-                self._emit(ChildStartFailed(self.name, trio.current_time(), spec.id, exc, restart))
-            raise StartFailure(spec.id, exc) from exc
-        if self._reporter.wants(ChildStarted.level):
-            self._emit(ChildStarted(self.name, trio.current_time(), spec.id, child, restart))
-        return child
+        if error is None or isinstance(error, StartAborted):
+            # Stopped during its init, or it raised KeyboardInterrupt (or the like) into our
+            # nursery, which is cancelling us: let that cancellation win if it is ours.
+            await trio.lowlevel.checkpoint()
+            raise start_aborted_error(self.name)
+        if self._reporter.wants(ChildStartFailed.level):
+            self._emit(ChildStartFailed(self.name, trio.current_time(), spec.id, error, restart))
+        raise StartFailure(spec.id, error) from error
 
     async def _terminate(self, child: Child) -> ExitReason:
         """Stop one child within its shutdown limit; report it and return why it ended.
@@ -494,12 +513,17 @@ class SupervisorBase:
         if not self._intensity.add_restart(trio.current_time()):
             raise GiveUp(child_id, reason)
 
-    def _backoff_delay(self, slot: Any, ran_for: float | None) -> float:  # noqa: ANN401
-        """The delay before restarting ``slot`` (0 without backoff); advances its attempt."""
+    def _backoff_delay(self, slot: Any, started_at: float | None) -> float:  # noqa: ANN401
+        """The delay before restarting ``slot`` (0 without backoff); advances its attempt.
+
+        ``started_at`` is when the child that just exited had started, or ``None`` after a
+        failed start.
+        """
         backoff = self._flags.backoff
         if backoff is None:
             return 0.0
-        if ran_for is not None:
+        if started_at is not None:
+            ran_for = trio.current_time() - started_at
             slot.attempt = backoff.attempt_after_run(slot.attempt, ran_for)
         delay = backoff.delay(slot.attempt, self._random)
         slot.attempt += 1

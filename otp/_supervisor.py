@@ -400,7 +400,7 @@ class Supervisor(SupervisorBase):
                 del self._slots[spec.id]
             return spec.significant and self._auto_shutdown_due()
         slot.state = ChildState.RESTARTING
-        await self._restart(slot, reason, ran_for=trio.current_time() - child.started_at)
+        await self._restart(slot, reason, started_at=child.started_at)
         return False
 
     def _auto_shutdown_due(self) -> bool:
@@ -424,7 +424,9 @@ class Supervisor(SupervisorBase):
             return slots
         return slots[slots.index(leader) :]
 
-    async def _restart(self, leader: _Slot, reason: ExitReason, *, ran_for: float | None) -> None:
+    async def _restart(
+        self, leader: _Slot, reason: ExitReason, *, started_at: float | None
+    ) -> None:
         """Restart ``leader`` and its group per the strategy: charge, stop, then start."""
         self._charge(leader.spec.id, reason)
         group = self._group(leader)
@@ -435,7 +437,7 @@ class Supervisor(SupervisorBase):
         for member in members:
             self._detach(member)
             member.state = ChildState.RESTARTING
-        delay = self._backoff_delay(leader, ran_for)
+        delay = self._backoff_delay(leader, started_at)
         if delay > 0:
             self._defer(leader, members, delay)
             return
@@ -613,7 +615,7 @@ async def open_supervisor(
                     random=random,
                 )
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (re-raised below)
             # Nothing else runs in this nursery yet: a failed start is the only error, so
             # it comes out bare, after the nursery, rather than in a group.
             failure = exc
