@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, final
 import trio
 
 from ._exceptions import SupervisorNotRunning
-from ._exit import NORMAL, SHUTDOWN, ExitKind, ExitReason, exit_reason
+from ._exit import KILLED, NORMAL, SHUTDOWN, ExitKind, ExitReason, exit_reason
 from ._spec import BRUTAL_KILL, INFINITY, ChildSpec
 
 if TYPE_CHECKING:
@@ -213,6 +213,12 @@ class Child:
         if self._ready is not None:
             self._ready.set()
 
+    def _cut_short(self) -> bool:
+        """Whether the child was still running when its cleanup time ran out (Erlang: killed)."""
+        deadline = self._cleanup_deadline
+        assert deadline is not None
+        return deadline == -math.inf or (deadline != math.inf and trio.current_time() >= deadline)
+
     def _finish(self, reason: ExitReason) -> None:
         self.exit = reason
         if self._ready is not None:
@@ -333,8 +339,10 @@ async def run_child(child: Child) -> None:
                     "it once the child is ready, or drop the task_status parameter"
                 )
                 child._start_error = RuntimeError(msg)
+        elif child._terminating:
+            reason = KILLED if child._cut_short() else SHUTDOWN
         else:
-            reason = SHUTDOWN if child._terminating else NORMAL
+            reason = NORMAL
     finally:
         child._finish(reason)
         child.supervisor._on_child_exit(child)

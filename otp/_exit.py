@@ -12,7 +12,8 @@ only those)
 cancelled by its own supervisor                ``shutdown``    no
 raised any other ``Exception`` or an           ``abnormal``    yes
 ``ExceptionGroup``
-did not stop within its shutdown limit         ``killed``      yes
+cut short at its shutdown limit (always with    ``killed``      yes
+``brutal_kill``), or abandoned
 =============================================  ==============  ===========================
 
 ``KeyboardInterrupt``, ``SystemExit``, a foreign ``trio.Cancelled`` and any group holding one

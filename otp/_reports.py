@@ -75,7 +75,7 @@ class SupervisorEvent:
 @final
 @attrs.frozen
 class SupervisorStarted(SupervisorEvent):
-    """A supervisor started all its initial children.
+    """A supervisor started all its initial children (``children`` counts those running).
 
     Example::
 
@@ -88,7 +88,8 @@ class SupervisorStarted(SupervisorEvent):
 
     def describe(self) -> str:
         """A one-line account of the event."""
-        return f"started with {self.children} children"
+        noun = "child" if self.children == 1 else "children"
+        return f"started with {self.children} {noun}"
 
 
 @final
@@ -272,6 +273,11 @@ class ChildRestartScheduled(SupervisorEvent):
 class ChildTerminated(SupervisorEvent):
     """The supervisor stopped a child (``terminate_child``, a group restart, or shutdown).
 
+    ``reason`` is ``shutdown`` when the child stopped within its shutdown limit, ``killed``
+    when it was cut short (always, with ``brutal_kill``), or what it raised while stopping.
+    Logged at ``ERROR`` (Erlang's ``shutdown_error``) when it did not stop cleanly, except for
+    ``brutal_kill``, where ``killed`` is the expected outcome.
+
     Example::
 
         stopped = [e.child_id for e in events if isinstance(e, otp.ChildTerminated)]
@@ -329,14 +335,17 @@ class Reporter:
         """Whether an event at ``level`` would go anywhere (so is worth building)."""
         return bool(self.hooks) or logger.isEnabledFor(level)
 
-    def emit(self, event: SupervisorEvent) -> None:
-        """Log ``event`` lazily and hand it to every hook; a failing hook is logged."""
-        level = event.level
+    def emit(self, event: SupervisorEvent, level: int | None = None) -> None:
+        """Log ``event`` lazily and hand it to every hook; a failing hook is logged.
+
+        ``level`` overrides the event type's own (a crash is an ``ERROR``-level exit).
+        """
+        if level is None:
+            level = event.level
         if logger.isEnabledFor(level):
-            exc_info = None
-            if isinstance(event, ChildExited) and event.reason.abnormal:
-                level = logging.ERROR
-                exc_info = event.reason.exception
+            exc_info: BaseException | None = None
+            if isinstance(event, ChildExited | ChildTerminated):
+                exc_info = event.reason.exception if level >= logging.ERROR else None
             elif isinstance(event, ChildStartFailed):
                 exc_info = event.error
             logger.log(level, "%s", event, exc_info=exc_info, extra={"otp_event": event})

@@ -38,7 +38,7 @@ from ._exceptions import (
     StartError,
     SupervisorNotRunning,
 )
-from ._exit import KILLED, SHUTDOWN, ExitReason
+from ._exit import KILLED, SHUTDOWN, ExitKind, ExitReason
 from ._flags import RandomSource, SupervisorFlags
 from ._intensity import RestartIntensity
 from ._reports import (
@@ -56,12 +56,16 @@ from ._reports import (
     SupervisorStarted,
     SupervisorStopped,
 )
-from ._spec import ChildSpec, ChildType
+from ._spec import BRUTAL_KILL, ChildSpec, ChildType
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["ChildCounts", "ChildInfo", "ChildState"]
+
+
+ABANDONED = ExitReason(ExitKind.KILLED)
+"""The reason reported for a child that would not stop (already warned about)."""
 
 
 class ChildState(StrEnum):
@@ -372,7 +376,7 @@ class SupervisorBase:
         raise NotImplementedError
 
     def _size(self) -> int:
-        """How many children (specs, for a static supervisor) it holds."""
+        """How many children are running."""
         raise NotImplementedError
 
     async def _handle(self, message: Any) -> bool:  # noqa: ANN401
@@ -466,14 +470,11 @@ class SupervisorBase:
             if current_child() is child:
                 # A child stopping itself: its next checkpoint unwinds it; waiting here for
                 # that would wait forever.
-                reason = SHUTDOWN
-                if self._reporter.wants(ChildTerminated.level):
-                    self._emit(ChildTerminated(self.name, trio.current_time(), child.id, reason))
-                return reason
+                self._report_terminated(child, SHUTDOWN)
+                return SHUTDOWN
             await self._wait_terminated(child)
         reason = child.exit if child.exit is not None else self._abandon(child)
-        if self._reporter.wants(ChildTerminated.level):
-            self._emit(ChildTerminated(self.name, trio.current_time(), child.id, reason))
+        self._report_terminated(child, reason)
         return reason
 
     async def _wait_terminated(self, child: Child) -> None:
@@ -485,7 +486,7 @@ class SupervisorBase:
         limit = child.spec.shutdown
         seconds = float(limit) if isinstance(limit, float) else 0.0
         self._emit(ChildAbandoned(self.name, trio.current_time(), child.id, seconds))
-        return KILLED
+        return ABANDONED
 
     async def _terminate_all_at_once(self, children: list[Child]) -> None:
         """Stop several children concurrently with one shared timer (dynamic supervisors)."""
@@ -503,8 +504,7 @@ class SupervisorBase:
                     await child.wait()
         for child in children:
             reason = child.exit if child.exit is not None else self._abandon(child)
-            if self._reporter.wants(ChildTerminated.level):
-                self._emit(ChildTerminated(self.name, trio.current_time(), child.id, reason))
+            self._report_terminated(child, reason)
 
     # --- restarts: charging, backoff, pending -----------------------------------------------
 
@@ -567,4 +567,16 @@ class SupervisorBase:
     def _report_exit(self, child: Child, reason: ExitReason, *, restarting: bool) -> None:
         level = logging.ERROR if reason.abnormal else ChildExited.level
         if self._reporter.wants(level):
-            self._emit(ChildExited(self.name, trio.current_time(), child.id, reason, restarting))
+            event = ChildExited(self.name, trio.current_time(), child.id, reason, restarting)
+            self._reporter.emit(event, level)
+
+    def _report_terminated(self, child: Child, reason: ExitReason) -> None:
+        if reason.exception is not None and not isinstance(reason.exception, Exception):
+            return  # it died of KeyboardInterrupt or the like, which is propagating: not ours
+        level = ChildTerminated.level
+        expected = reason is KILLED and child.spec.shutdown is BRUTAL_KILL
+        if reason.abnormal and not expected and reason is not ABANDONED:
+            level = logging.ERROR
+        if self._reporter.wants(level):
+            event = ChildTerminated(self.name, trio.current_time(), child.id, reason)
+            self._reporter.emit(event, level)

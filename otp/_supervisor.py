@@ -328,7 +328,7 @@ class Supervisor(SupervisorBase):
             raise ChildRestarting(msg)
 
     def _size(self) -> int:
-        return len(self._slots)
+        return sum(1 for slot in self._slots.values() if slot.child is not None)
 
     def _spec_of(self, failure: StartFailure) -> ChildSpec | None:
         slot = self._slots.get(failure.child_id)

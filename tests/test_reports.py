@@ -152,3 +152,45 @@ async def test_give_up_event_and_message(caplog: pytest.LogCaptureFixture) -> No
         "supervisor 'root': reached max restart intensity (0 in 5 s) after child 'x' "
         "exited: abnormal (Crash: x)"
     )
+
+
+async def test_a_child_cut_short_is_killed_and_logged_as_a_shutdown_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    harness = Harness()
+    harness.cleanup_seconds["slow"] = 10.0
+    harness.cleanup_seconds["quick"] = 0.5
+    harness.cleanup_seconds["brutal"] = 10.0
+    specs = [
+        harness.spec("brutal", shutdown=otp.BRUTAL_KILL),
+        harness.spec("quick", shutdown=2.0),
+        harness.spec("slow", shutdown=2.0),
+    ]
+    recorder = Recorder()
+    async with otp.open_supervisor(specs, hooks=[recorder], name="root"):
+        pass
+    reasons = {e.child_id: e.reason.kind for e in recorder.of(otp.ChildTerminated)}
+    assert reasons == {
+        "slow": otp.ExitKind.KILLED,
+        "quick": otp.ExitKind.SHUTDOWN,
+        "brutal": otp.ExitKind.KILLED,
+    }
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["supervisor 'root': child 'slow' terminated: killed"]
+
+
+async def test_a_child_dying_of_keyboard_interrupt_is_not_reported_as_terminated() -> None:
+    async def interrupted(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        await trio.sleep(1)
+        raise KeyboardInterrupt
+
+    recorder = Recorder()
+    harness = Harness()
+    with pytest.RaisesGroup(KeyboardInterrupt, flatten_subgroups=True):
+        async with otp.open_supervisor(
+            [harness.spec("a"), otp.ChildSpec("k", interrupted)], hooks=[recorder]
+        ):
+            await trio.sleep_forever()
+    assert [e.child_id for e in recorder.of(otp.ChildTerminated)] == ["a"]
+    assert recorder.of(otp.ChildExited) == []
