@@ -54,6 +54,7 @@ class Child:
         value: What the child passed to ``task_status.started(value)`` (``None`` if nothing).
         supervisor: The supervisor that runs it.
         exit: Why it ended, or ``None`` while it runs.
+        task: The child's Trio task while it runs; ``None`` once it has ended.
 
     Example::
 
@@ -286,13 +287,20 @@ class _ChildTaskStatus:
     __slots__ = ("_child",)
 
     def __init__(self, child: Child) -> None:
-        self._child = child
+        self._child: Child | None = child
 
     def __repr__(self) -> str:
-        return f"<otp task status of child {self._child.id!r}>"
+        return "<otp task status>"
 
     def started(self, value: object = None) -> None:
-        self._child._mark_started(value)
+        child = self._child
+        if child is None:
+            msg = "task_status.started() was called twice"
+            raise RuntimeError(msg)
+        # Forget the child: a crash's traceback keeps the child function's frame, and with it
+        # this object, alive; holding no reference keeps the child out of that cycle.
+        self._child = None
+        child._mark_started(value)
 
 
 class StartAborted(Exception):
@@ -346,6 +354,11 @@ async def run_child(child: Child) -> None:
     finally:
         child._finish(reason)
         child.supervisor._on_child_exit(child)
+        # Break the reference cycles a finished child would otherwise sit in (task -> context
+        # -> current child -> task, and traceback -> this frame -> child -> exit -> traceback),
+        # so that ended children are freed by reference counting, not the cycle collector.
+        child.task = None
+        del child, reason
 
 
 def start_aborted_error(supervisor: str) -> SupervisorNotRunning:

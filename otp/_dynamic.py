@@ -244,6 +244,7 @@ class DynamicSupervisor(SupervisorBase):
     def _remove(self, entry: _Entry) -> None:
         self._entries.pop(entry, None)
         self._unindex(entry.last)
+        entry.last._slot = None  # no cycle between an ended child and its entry
 
     def _find(self, handle: object) -> _Entry | None:
         """The entry for a handle or value; ``None`` for a handle that has already ended."""
@@ -304,6 +305,7 @@ class DynamicSupervisor(SupervisorBase):
         self._unindex(child)
         if not restarting:
             self._entries.pop(entry, None)
+            child._slot = None
             return template.significant and self._auto_shutdown_due()
         entry.state = ChildState.RESTARTING
         self._charge(template.id, reason)
@@ -326,8 +328,10 @@ class DynamicSupervisor(SupervisorBase):
             return
         if child is None:
             self._entries.pop(entry, None)  # ignored its restart: dropped (as newer OTP does)
+            entry.last._slot = None
             return
         child._slot = entry
+        entry.last._slot = None
         entry.child = entry.last = child
         entry.state = ChildState.RUNNING
         self._index(entry)
@@ -349,6 +353,7 @@ class DynamicSupervisor(SupervisorBase):
         running = [entry.child for entry in self._entries if entry.child is not None]
         for entry in self._entries:
             entry.child = None
+            entry.last._slot = None
         self._entries.clear()
         self._by_value.clear()
         await self._terminate_all_at_once(running)

@@ -478,8 +478,16 @@ class SupervisorBase:
         return reason
 
     async def _wait_terminated(self, child: Child) -> None:
-        with trio.move_on_at(child._stop_deadline):
-            await child.wait()
+        # Most children unwind as soon as they run again: give them that chance (two
+        # scheduler passes, since Trio may run us first in a batch) before paying for a timer
+        # and an event.
+        for _ in range(2):
+            if child.exit is not None:
+                return
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        if child.exit is None:
+            with trio.move_on_at(child._stop_deadline):
+                await child.wait()
 
     def _abandon(self, child: Child) -> ExitReason:
         child._handled = True
