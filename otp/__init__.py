@@ -23,6 +23,10 @@ from ._dynamic import DynamicSupervisor as DynamicSupervisor
 from ._dynamic import dynamic_supervisor as dynamic_supervisor
 from ._dynamic import dynamic_supervisor_spec as dynamic_supervisor_spec
 from ._dynamic import open_dynamic_supervisor as open_dynamic_supervisor
+from ._exceptions import AlreadyReplied as AlreadyReplied
+from ._exceptions import CallError as CallError
+from ._exceptions import CallingSelf as CallingSelf
+from ._exceptions import CallTimeout as CallTimeout
 from ._exceptions import ChildAlreadyPresent as ChildAlreadyPresent
 from ._exceptions import ChildAlreadyStarted as ChildAlreadyStarted
 from ._exceptions import ChildNotFound as ChildNotFound
@@ -30,11 +34,16 @@ from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildSpecError as ChildSpecError
 from ._exceptions import Ignore as Ignore
+from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
+from ._exceptions import NameTaken as NameTaken
+from ._exceptions import NoProc as NoProc
 from ._exceptions import OtpError as OtpError
 from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
+from ._exceptions import ServerExited as ServerExited
 from ._exceptions import Shutdown as Shutdown
 from ._exceptions import StartError as StartError
+from ._exceptions import Stop as Stop
 from ._exceptions import SupervisorError as SupervisorError
 from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
 from ._exit import ExitKind as ExitKind
@@ -43,6 +52,13 @@ from ._exit import exit_reason as exit_reason
 from ._flags import AutoShutdown as AutoShutdown
 from ._flags import Strategy as Strategy
 from ._intensity import RestartIntensity as RestartIntensity
+from ._mailbox import MailboxStatistics as MailboxStatistics
+from ._mailbox import Overflow as Overflow
+from ._monitor import Down as Down
+from ._monitor import Monitor as Monitor
+from ._monitor import demonitor as demonitor
+from ._monitor import monitor as monitor
+from ._registry import whereis as whereis
 from ._reports import ChildAbandoned as ChildAbandoned
 from ._reports import ChildExited as ChildExited
 from ._reports import ChildIgnored as ChildIgnored
@@ -54,6 +70,13 @@ from ._reports import SupervisorEvent as SupervisorEvent
 from ._reports import SupervisorGaveUp as SupervisorGaveUp
 from ._reports import SupervisorStarted as SupervisorStarted
 from ._reports import SupervisorStopped as SupervisorStopped
+from ._server import Caller as Caller
+from ._server import Continue as Continue
+from ._server import GenServer as GenServer
+from ._server import IdleTimeout as IdleTimeout
+from ._server import NoReply as NoReply
+from ._server import ServerRef as ServerRef
+from ._server import named as named
 from ._spec import BRUTAL_KILL as BRUTAL_KILL
 from ._spec import INFINITY as INFINITY
 from ._spec import ChildSpec as ChildSpec
@@ -74,8 +97,13 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BRUTAL_KILL",
     "INFINITY",
+    "AlreadyReplied",
     "AutoShutdown",
     "Backoff",
+    "CallError",
+    "CallTimeout",
+    "Caller",
+    "CallingSelf",
     "Child",
     "ChildAbandoned",
     "ChildAlreadyPresent",
@@ -95,18 +123,32 @@ __all__ = [
     "ChildState",
     "ChildTerminated",
     "ChildType",
+    "Continue",
+    "Down",
     "DynamicSupervisor",
     "ExitKind",
     "ExitReason",
+    "GenServer",
+    "IdleTimeout",
     "Ignore",
+    "MailboxFull",
+    "MailboxStatistics",
     "MaxChildrenReached",
+    "Monitor",
+    "NameTaken",
+    "NoProc",
+    "NoReply",
     "OtpError",
+    "Overflow",
     "Restart",
     "RestartIntensity",
     "RestartIntensityExceeded",
+    "ServerExited",
+    "ServerRef",
     "Shutdown",
     "ShutdownMode",
     "StartError",
+    "Stop",
     "Strategy",
     "Supervisor",
     "SupervisorError",
@@ -118,13 +160,17 @@ __all__ = [
     "check_child_specs",
     "cleanup_scope",
     "current_child",
+    "demonitor",
     "dynamic_supervisor",
     "dynamic_supervisor_spec",
     "exit_reason",
+    "monitor",
+    "named",
     "open_dynamic_supervisor",
     "open_supervisor",
     "supervisor",
     "supervisor_spec",
+    "whereis",
 ]
 
 

@@ -323,10 +323,10 @@ async def run_child(child: Child) -> None:
     try:
         with child._scope:
             if spec.takes_task_status:
-                await spec.start(*child.args, task_status=_ChildTaskStatus(child))
+                await spec.runner(*child.args, task_status=_ChildTaskStatus(child))
             else:
                 child._mark_started(None)
-                await spec.start(*child.args)
+                await spec.runner(*child.args)
     except Exception as exc:  # noqa: BLE001  (every crash becomes an exit reason)
         reason = exit_reason(exc)
         if not child._started:

@@ -6,6 +6,7 @@ The tree::
     ├── Shutdown                      a child's orderly exit (Erlang's ``shutdown``)
     │   └── RestartIntensityExceeded  a supervisor gave up: too many restarts too fast
     ├── Ignore                        a child declines to start (Erlang's ``ignore``)
+    ├── Stop                          a server stops itself (Erlang's ``{stop, Reason}``)
     └── OtpError                      base of the errors the library raises
         ├── ChildSpecError            a child spec or supervisor flag is invalid (also ValueError)
         ├── StartError                a child failed to start; the cause is ``__cause__``
@@ -17,6 +18,14 @@ The tree::
             ├── ChildRestarting       the child is between a crash and its restart
             ├── MaxChildrenReached    a dynamic supervisor is full
             └── SupervisorNotRunning  the supervisor has stopped or is stopping
+        ├── CallError                 a call got no reply
+        │   ├── CallTimeout           not within its timeout (also TimeoutError)
+        │   ├── NoProc                no server there (never was, or not any more)
+        │   ├── ServerExited          the server ended before replying; ``reason`` says why
+        │   ├── CallingSelf           a server called itself
+        │   └── MailboxFull           a bounded mailbox refused the call
+        ├── NameTaken                 another server holds the name
+        └── AlreadyReplied            a second reply to one call (also RuntimeError)
 
 ``Shutdown`` and its subclass are exit *reasons*, not errors: a transient child that raises
 ``Shutdown`` is not restarted, and a supervisor that gives up ends its parent's view of it the
@@ -26,13 +35,19 @@ same way, so a transient nested supervisor that gave up stays down (as in Erlang
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
     from ._child import Child
+    from ._exit import ExitReason
+    from ._server import ServerRef
     from ._spec import ChildSpec
 
 __all__ = [
+    "AlreadyReplied",
+    "CallError",
+    "CallTimeout",
+    "CallingSelf",
     "ChildAlreadyPresent",
     "ChildAlreadyStarted",
     "ChildNotFound",
@@ -40,11 +55,16 @@ __all__ = [
     "ChildRunning",
     "ChildSpecError",
     "Ignore",
+    "MailboxFull",
     "MaxChildrenReached",
+    "NameTaken",
+    "NoProc",
     "OtpError",
     "RestartIntensityExceeded",
+    "ServerExited",
     "Shutdown",
     "StartError",
+    "Stop",
     "SupervisorError",
     "SupervisorNotRunning",
 ]
@@ -287,6 +307,159 @@ class SupervisorNotRunning(SupervisorError):
         await sup.stop()
         with pytest.raises(otp.SupervisorNotRunning):
             await sup.start_child(spec)
+    """
+
+
+_NO_REPLY: Any = object()
+
+
+@final
+class Stop(Exception):
+    """Raise this from a server's callback to stop the server.
+
+    ``terminate(reason)`` runs first; then, if ``reply`` was given and the callback was
+    ``handle_call``, the caller gets ``reply`` (as in Erlang, the reply comes after
+    ``terminate``). The exit reason is *normal* for ``None`` or ``"normal"``, *shutdown* for
+    ``"shutdown"`` or an :class:`otp.Shutdown`, and *abnormal* for any other exception given
+    as ``reason`` (a transient server is then restarted).
+
+    Args:
+        reason: ``None`` / ``"normal"``, ``"shutdown"``, or an exception.
+        reply: The reply to the current call, if any.
+
+    Example::
+
+        async def handle_call(self, request, caller):
+            if request == "quit":
+                raise otp.Stop(reply="bye")
+            ...
+    """
+
+    def __init__(self, reason: object = None, *, reply: object = _NO_REPLY) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reply = reply
+
+    @property
+    def has_reply(self) -> bool:
+        """Whether a reply was given."""
+        return self.reply is not _NO_REPLY
+
+
+class CallError(OtpError):
+    """A call got no reply: base of the ways a call can fail.
+
+    Example::
+
+        try:
+            value = await ref.call("get")
+        except otp.CallError as exc:
+            log.warning("no answer: %s", exc)
+    """
+
+
+@final
+class CallTimeout(CallError, TimeoutError):
+    """The reply did not come within the call's timeout.
+
+    The server goes on; if it replies later, the reply is dropped (it never reaches a later
+    call). If the server was still handling the request, that handler is cancelled.
+
+    Example::
+
+        with pytest.raises(otp.CallTimeout):
+            await ref.call("slow", timeout=0.1)
+    """
+
+
+@final
+class NoProc(CallError):
+    """No server there: it never existed, has ended, or no server holds the name.
+
+    Example::
+
+        with pytest.raises(otp.NoProc):
+            await otp.named("nobody").call("ping")
+    """
+
+
+@final
+class ServerExited(CallError):
+    """The server ended before it replied; ``reason`` says why.
+
+    The exception the server ended with, if any, is ``__cause__``.
+
+    Attributes:
+        reason: The server's :class:`otp.ExitReason`.
+
+    Example::
+
+        try:
+            await ref.call("crash please")
+        except otp.ServerExited as exc:
+            assert exc.reason.abnormal
+    """
+
+    def __init__(self, message: str, reason: ExitReason) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.__cause__ = reason.exception
+
+
+@final
+class CallingSelf(CallError):
+    """A server called itself: it would wait for its own reply forever.
+
+    Example::
+
+        async def handle_cast(self, message):
+            await self.ref.call("x")   # raises otp.CallingSelf
+    """
+
+
+@final
+class MailboxFull(CallError):
+    """A bounded mailbox with the ``drop_newest`` policy refused the call.
+
+    Example::
+
+        with pytest.raises(otp.MailboxFull):
+            await bounded_ref.call("one too many")
+    """
+
+
+@final
+class NameTaken(OtpError):
+    """A server could not start: another server holds its name.
+
+    Erlang's ``already_started``.
+
+    Attributes:
+        name: The name.
+        holder: The server that holds it.
+
+    Example::
+
+        with pytest.raises(otp.StartError) as info:
+            await nursery.start(functools.partial(Counter.start, name="c"))
+        assert isinstance(info.value.__cause__, otp.NameTaken)
+    """
+
+    def __init__(self, name: Hashable, holder: ServerRef[Any, Any]) -> None:
+        super().__init__(f"name {name!r} is already taken by {holder!r}")
+        self.name = name
+        self.holder = holder
+
+
+@final
+class AlreadyReplied(OtpError, RuntimeError):
+    """A call was answered twice; each call gets exactly one reply.
+
+    Example::
+
+        caller.reply(1)
+        with pytest.raises(otp.AlreadyReplied):
+            caller.reply(2)
     """
 
 

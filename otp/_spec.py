@@ -166,6 +166,12 @@ def _check_start(child_id: object, start: object) -> None:
         msg = f"child {child_id!r}: start must be an async callable (got {_got(start)})"
         raise ChildSpecError(msg)
     target = _unwrap_partial(start)
+    if inspect.isclass(target) and not hasattr(target, "__otp_start__"):
+        msg = (
+            f"child {child_id!r}: start must be an async callable (got class "
+            f"{target.__qualname__!r}); a class can be a start only if it is an otp.GenServer"
+        )
+        raise ChildSpecError(msg)
     is_plain_function = inspect.isfunction(target) or inspect.ismethod(target)
     if is_plain_function and not inspect.iscoroutinefunction(target):
         name = getattr(target, "__qualname__", repr(target))
@@ -240,8 +246,10 @@ class ChildSpec:
     shutdown: ShutdownLimit
     type: ChildType
     significant: bool
+    runner: StartFunction = attrs.field(init=False, eq=False, repr=False)
+    """What actually runs: ``start``, or for a server class its ``__otp_start__``."""
     takes_task_status: bool = attrs.field(init=False, eq=False, repr=False)
-    """Whether ``start`` accepts ``task_status`` (computed once, from its signature)."""
+    """Whether the runner accepts ``task_status`` (computed once, from its signature)."""
 
     def __init__(
         self,
@@ -278,7 +286,9 @@ class ChildSpec:
         self.__attrs_init__(
             id, start, tuple(args), restart_value, shutdown_value, type_value, significant
         )
-        object.__setattr__(self, "takes_task_status", _accepts_task_status(start))
+        runner = getattr(start, "__otp_start__", start)
+        object.__setattr__(self, "runner", runner)
+        object.__setattr__(self, "takes_task_status", _accepts_task_status(runner))
 
 
 def check_child_specs(

@@ -1,0 +1,818 @@
+"""gen_server: a server that lives in a supervision tree, and the refs its clients call.
+
+The path of a call: :meth:`ServerRef.call` queues a :class:`Caller` (the caller's one-shot
+reply slot) in the server's :mod:`mailbox <otp._mailbox>` and parks the calling task. The
+server's loop takes messages one at a time and runs ``handle_call`` under the caller's
+deadline; the reply reschedules the caller directly. When the server ends, however it ends,
+every caller still waiting is failed with :class:`otp.ServerExited`, its names are released,
+then its monitors fire: nobody is left hanging.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Hashable
+from typing import Any, ClassVar, Generic, TypeVar, final
+
+import attrs
+import outcome
+import trio
+
+from ._child import cleanup_scope, current_child
+from ._exceptions import (
+    AlreadyReplied,
+    CallingSelf,
+    CallTimeout,
+    MailboxFull,
+    NameTaken,
+    NoProc,
+    ServerExited,
+    Shutdown,
+    Stop,
+    _describe,
+)
+from ._exit import NORMAL, SHUTDOWN, ExitKind, ExitReason, exit_reason
+from ._mailbox import Mailbox, MailboxStatistics, Overflow
+from ._monitor import Monitor, monitor
+from ._registry import lookup, register, unregister, wait_for
+from ._spec import BRUTAL_KILL, ChildSpec, RestartLike, ShutdownLike
+
+__all__ = [
+    "Caller",
+    "Continue",
+    "GenServer",
+    "IdleTimeout",
+    "NoReply",
+    "ServerRef",
+    "named",
+]
+
+logger = logging.getLogger("otp.server")
+
+RequestT = TypeVar("RequestT")
+ReplyT = TypeVar("ReplyT")
+
+_CAST = 0
+_INFO = 1
+_YIELD_EVERY = 64
+"""A busy server yields to the scheduler after this many messages in a row."""
+
+
+@final
+class _NoReplyType:
+    """The type of :data:`otp.NoReply`: return it from ``handle_call`` to reply later.
+
+    Example::
+
+        async def handle_call(self, request, caller):
+            self.waiting.append(caller)   # answered later with caller.reply(value)
+            return otp.NoReply
+    """
+
+    _instance: ClassVar[_NoReplyType | None] = None
+
+    def __new__(cls) -> _NoReplyType:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "otp.NoReply"
+
+    def __reduce__(self) -> str:
+        return "NoReply"
+
+
+NoReply: Any = _NoReplyType()
+"""Return this from ``handle_call`` to reply later, with :meth:`Caller.reply`.
+
+Example::
+
+    async def handle_call(self, request, caller):
+        self.waiting.append(caller)
+        return otp.NoReply
+"""
+
+
+@final
+@attrs.frozen
+class Continue:
+    """Have ``handle_continue(arg)`` run before the next message (Erlang's ``{continue, Arg}``).
+
+    Return it from ``init``, ``handle_cast``, ``handle_info`` or ``handle_continue``.
+    From ``handle_call``, whose return value is the reply, use
+    :meth:`GenServer.request_continue` instead.
+
+    Example::
+
+        async def init(self, path):
+            self.path = path
+            return otp.Continue("load")      # started() now; load before any message
+
+        async def handle_continue(self, arg):
+            self.data = await load(self.path)
+    """
+
+    arg: object = None
+
+
+@final
+@attrs.frozen
+class IdleTimeout:
+    """The info a server gets when no message arrived for ``idle_timeout`` seconds.
+
+    Example::
+
+        class Session(otp.GenServer):
+            idle_timeout = 300.0
+
+            async def handle_info(self, message):
+                if isinstance(message, otp.IdleTimeout):
+                    raise otp.Stop()
+    """
+
+    seconds: float
+
+
+@final
+class Caller(Generic[ReplyT]):
+    """One call waiting for its reply: ``handle_call``'s second argument.
+
+    Reply by returning from ``handle_call``, or return :data:`NoReply` and call
+    :meth:`reply` later, from any task, exactly once. A reply to a caller that has given up
+    (timed out or been cancelled) is dropped; it never reaches a later call.
+
+    Attributes:
+        request: What the caller sent.
+        deadline: The caller's deadline (``trio.current_time()`` scale; ``inf`` if none). The
+            handler runs under it.
+
+    Example::
+
+        async def handle_call(self, request, caller):
+            self.nursery.start_soon(self.answer_later, caller)
+            return otp.NoReply
+
+        async def answer_later(self, caller):
+            caller.reply(await compute(caller.request))
+    """
+
+    __slots__ = ("_core", "_replied", "_scope", "_task", "deadline", "request")
+
+    request: Any
+    deadline: float
+    _core: _ServerCore
+    _task: trio.lowlevel.Task | None
+    _scope: trio.CancelScope | None
+    _replied: bool
+
+    def __init__(self) -> None:
+        msg = "otp.Caller has no public constructor; servers receive callers"
+        raise TypeError(msg)
+
+    @classmethod
+    def _create(cls, request: object, deadline: float, core: _ServerCore) -> Caller[Any]:
+        self = object.__new__(cls)
+        self.request = request
+        self.deadline = deadline
+        self._core = core
+        self._task = None
+        self._scope = None
+        self._replied = False
+        return self
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the caller is still waiting for a reply."""
+        return self._task is not None
+
+    def reply(self, value: ReplyT) -> None:
+        """Answer the call. Allowed exactly once, from any task.
+
+        Raises:
+            AlreadyReplied: This call was answered before.
+        """
+        if self._replied:
+            msg = (
+                f"call {self.request!r} was already answered (a handle_call that answers "
+                "with caller.reply() must return otp.NoReply)"
+            )
+            raise AlreadyReplied(msg)
+        self._replied = True
+        self._core.pending.discard(self)
+        task = self._task
+        if task is not None:
+            self._task = None
+            trio.lowlevel.reschedule(task, outcome.Value(value))
+
+    def _fail(self, error: BaseException) -> None:
+        self._replied = True
+        task = self._task
+        if task is not None:
+            self._task = None
+            trio.lowlevel.reschedule(task, outcome.Error(error))
+
+    async def _wait(self) -> Any:  # noqa: ANN401
+        self._task = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            # The caller gave up (timeout or cancellation): the server must not work on its
+            # behalf any longer, and any later reply is dropped.
+            self._task = None
+            self._core.pending.discard(self)
+            if self._scope is not None:
+                self._scope.cancel()
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def __repr__(self) -> str:
+        state = "waiting" if self._task is not None else "done"
+        return f"<otp.Caller of {self._core.describe()} for {self.request!r} ({state})>"
+
+
+class _ServerCore:
+    """The runtime record of one server instance (its pid, in Erlang terms)."""
+
+    __slots__ = (
+        "cls_name",
+        "exit",
+        "mailbox",
+        "monitors",
+        "name",
+        "pending",
+        "ref",
+        "task",
+    )
+
+    def __init__(self, cls_name: str, name: Hashable | None, mailbox: Mailbox) -> None:
+        self.cls_name = cls_name
+        self.name = name
+        self.mailbox = mailbox
+        self.exit: ExitReason | None = None
+        self.pending: set[Caller[Any]] = set()
+        self.monitors: set[Monitor] | None = None
+        self.task: trio.lowlevel.Task | None = None
+        self.ref: ServerRef[Any, Any] = ServerRef._for_core(self)
+
+    def describe(self) -> str:
+        return self.cls_name if self.name is None else f"{self.name!r} ({self.cls_name})"
+
+    def deliver(self, item: object) -> None:
+        """Queue a cast or info; a dropped call is failed at once."""
+        dropped = self.mailbox.put(item)
+        if type(dropped) is Caller:
+            self.pending.discard(dropped)
+            dropped._fail(MailboxFull(f"the mailbox of {self.describe()} is full"))
+
+    def end(self, reason: ExitReason) -> None:
+        """The server has ended: release names, fail callers, then fire monitors."""
+        self.exit = reason
+        if self.name is not None:
+            unregister(self.name, self)
+        error = ServerExited(f"{self.describe()} exited: {reason}", reason)
+        for caller in list(self.pending):
+            caller._fail(error)
+        self.pending.clear()
+        for item in self.mailbox.drain():
+            if type(item) is Caller:
+                item._fail(error)
+        monitors = self.monitors
+        self.monitors = None
+        if monitors:
+            for mon in monitors:
+                mon._fire(reason)
+
+
+@final
+class ServerRef(Generic[RequestT, ReplyT]):
+    """How clients reach a server: call, cast and send.
+
+    A ref from :meth:`GenServer.start`, ``task_status`` or :func:`otp.whereis` points at one
+    server instance (like an Erlang pid): after a restart it is dead and calls raise
+    :class:`otp.NoProc`. A ref from :func:`otp.named` follows a name instead, and finds
+    whichever server holds it at the time of each call.
+
+    Example::
+
+        ref = await nursery.start(Counter.start, 10)
+        await ref.call("increment")
+        ref.cast("reset")
+        ref.send(("tick", 1))
+    """
+
+    __slots__ = ("_core", "_name")
+
+    _core: _ServerCore | None
+    _name: Hashable | None
+
+    def __init__(self) -> None:
+        msg = "otp.ServerRef has no public constructor; use GenServer.start or otp.named"
+        raise TypeError(msg)
+
+    @classmethod
+    def _for_core(cls, core: _ServerCore) -> ServerRef[Any, Any]:
+        self = object.__new__(cls)
+        self._core = core
+        self._name = None
+        return self
+
+    @classmethod
+    def _for_name(cls, name: Hashable) -> ServerRef[Any, Any]:
+        self = object.__new__(cls)
+        self._core = None
+        self._name = name
+        return self
+
+    @property
+    def name(self) -> Hashable | None:
+        """The name this ref follows, or the server's own name."""
+        if self._core is not None:
+            return self._core.name
+        return self._name
+
+    @property
+    def alive(self) -> bool:
+        """True while a server is there; for a named ref, while some server holds the name."""
+        core = self._resolve_now()
+        return core is not None and core.exit is None
+
+    @property
+    def exit_reason(self) -> ExitReason | None:
+        """Why this server ended, or ``None`` while it runs (``None`` for named refs)."""
+        return self._core.exit if self._core is not None else None
+
+    def _resolve_now(self) -> _ServerCore | None:
+        if self._core is not None:
+            return self._core
+        return lookup(self._name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerRef):
+            return NotImplemented
+        if self._core is not None:
+            return self._core is other._core
+        return other._core is None and self._name == other._name
+
+    def __hash__(self) -> int:
+        return id(self._core) if self._core is not None else hash(("otp.named", self._name))
+
+    def __repr__(self) -> str:
+        if self._core is None:
+            return f"<otp.ServerRef named {self._name!r}>"
+        core = self._core
+        state = "running" if core.exit is None else f"exited: {core.exit}"
+        return f"<otp.ServerRef {core.describe()} ({state})>"
+
+    # --- client API -----------------------------------------------------------------------
+
+    async def call(
+        self,
+        request: RequestT,
+        timeout: float | None = 5.0,  # noqa: ASYNC109  (Erlang's call timeout; the deadline travels too)
+        *,
+        wait_for_name: bool = False,
+    ) -> ReplyT:
+        """Send ``request`` and wait for the reply.
+
+        The caller's remaining Trio deadline (and ``timeout``) travels with the call: the
+        server runs ``handle_call`` under it, and if the caller gives up, the handler is
+        cancelled and its reply, if any, dropped.
+
+        Args:
+            request: Anything; ``handle_call`` receives it.
+            timeout: Seconds to wait for the reply (``None``: no limit of its own).
+            wait_for_name: For a named ref whose name is free (say, the server is being
+                restarted), wait for a server to take it, within the call's deadline,
+                instead of failing at once with :class:`otp.NoProc`.
+
+        Raises:
+            CallTimeout: No reply in time.
+            NoProc: No server there.
+            ServerExited: The server ended before replying (with its reason).
+            CallingSelf: The server called itself.
+            MailboxFull: A bounded mailbox refused the call.
+
+        Example::
+
+            count = await counter.call("get", timeout=1.0)
+        """
+        now = trio.current_time()
+        deadline = min(
+            math.inf if timeout is None else now + timeout,
+            trio.current_effective_deadline(),
+        )
+        core = self._core
+        if core is None:
+            core = lookup(self._name)
+            if core is None:
+                if not wait_for_name:
+                    msg = f"no server is registered as {self._name!r}"
+                    raise NoProc(msg)
+                with trio.move_on_at(deadline) as waiting:
+                    core = await wait_for(self._name)
+                if waiting.cancelled_caught or core is None:
+                    msg = f"no server took the name {self._name!r} within the call's timeout"
+                    raise CallTimeout(msg)
+        if core.exit is not None:
+            msg = f"{core.describe()} is not running (it exited: {core.exit})"
+            raise NoProc(msg)
+        if core.task is trio.lowlevel.current_task():
+            msg = f"{core.describe()} called itself; it would wait for its own reply forever"
+            raise CallingSelf(msg)
+        caller = Caller._create(request, deadline, core)
+        core.pending.add(caller)
+        dropped = core.mailbox.put(caller)
+        if dropped is caller:
+            core.pending.discard(caller)
+            msg = f"the mailbox of {core.describe()} is full"
+            raise MailboxFull(msg)
+        if type(dropped) is Caller:
+            core.pending.discard(dropped)
+            dropped._fail(MailboxFull(f"the mailbox of {core.describe()} is full"))
+        if deadline == math.inf:
+            return await caller._wait()  # type: ignore[no-any-return]
+        with trio.CancelScope(deadline=deadline):
+            return await caller._wait()  # type: ignore[no-any-return]
+        # Only our own deadline gets here; a cancellation from outside propagates.
+        msg = f"{core.describe()} did not reply to {request!r} within {deadline - now:g} s"
+        raise CallTimeout(msg)
+
+    def cast(self, message: object) -> None:
+        """Send ``message`` to ``handle_cast``; never blocks, never fails (as in Erlang).
+
+        A cast to a server that has ended (or a name nobody holds) is dropped.
+
+        Example::
+
+            counter.cast("increment")
+        """
+        core = self._core if self._core is not None else lookup(self._name)
+        if core is not None and core.exit is None:
+            core.deliver((_CAST, message))
+
+    def send(self, info: object) -> None:
+        """Send ``info`` to ``handle_info``; never blocks, never fails (Erlang's ``!``).
+
+        Example::
+
+            server.send(("tick", trio.current_time()))
+        """
+        core = self._core if self._core is not None else lookup(self._name)
+        if core is not None and core.exit is None:
+            core.deliver((_INFO, info))
+
+    def mailbox_statistics(self) -> MailboxStatistics:
+        """Queue length, peak, messages received and dropped, and the bound.
+
+        Raises:
+            NoProc: No server there.
+
+        Example::
+
+            print(ref.mailbox_statistics().queued)
+        """
+        core = self._resolve_now()
+        if core is None:
+            msg = f"no server is registered as {self._name!r}"
+            raise NoProc(msg)
+        return core.mailbox.statistics()
+
+
+def named(name: Hashable) -> ServerRef[Any, Any]:
+    """A ref that follows ``name``: each call goes to whichever server holds it then.
+
+    Example::
+
+        config = otp.named("config")
+        port = await config.call(("get", "port"), wait_for_name=True)
+    """
+    return ServerRef._for_name(name)
+
+
+class GenServer(Generic[RequestT, ReplyT]):
+    """Base class of servers: subclass it and override the callbacks you need.
+
+    The runtime creates the instance (with no arguments) and calls ``init(*args)``; once it
+    returns, the server is started and ``self.ref`` is what ``task_status.started()``
+    passes on. Callbacks run one at a time, in the order messages arrived.
+
+    Class options: ``mailbox_size`` (``None``: unbounded) and ``mailbox_overflow`` (an
+    :class:`Overflow`); ``idle_timeout`` (seconds, or ``None``) may also be changed on the
+    instance at any time.
+
+    Without ``handle_info``, an info is dropped with a warning; without ``handle_call``,
+    ``handle_cast`` or ``handle_continue``, receiving one crashes the server with an error
+    naming the missing callback; without ``terminate``, stopping is simply clean.
+
+    Example::
+
+        class Counter(otp.GenServer[str, int]):
+            async def init(self, start: int = 0) -> None:
+                self.count = start
+
+            async def handle_call(self, request: str, caller: otp.Caller[int]) -> int:
+                if request == "increment":
+                    self.count += 1
+                return self.count
+
+        async with otp.open_supervisor([otp.ChildSpec("counter", Counter, (10,))]) as sup:
+            counter = sup.get_child("counter").value
+            assert await counter.call("increment") == 11
+    """
+
+    mailbox_size: ClassVar[int | None] = None
+    mailbox_overflow: ClassVar[Overflow] = Overflow.DROP_NEWEST
+    idle_timeout: float | None = None
+
+    ref: ServerRef[RequestT, ReplyT]
+    """This server's own ref, from ``init`` on."""
+
+    _otp_core: _ServerCore
+    _otp_continue: list[object]
+
+    # --- callbacks ------------------------------------------------------------------------
+
+    async def init(self, *args: Any) -> Continue | None:  # noqa: ANN401
+        """Set the server up; raising here is a start failure with the real cause."""
+        if args:
+            msg = f"{type(self).__name__} takes no arguments (got {args!r}); define init()"
+            raise TypeError(msg)
+        return None
+
+    async def handle_call(self, request: RequestT, caller: Caller[ReplyT]) -> ReplyT:
+        """Answer a call: return the reply, or :data:`NoReply` to answer later."""
+        msg = f"{type(self).__name__} has no handle_call, and got a call: {request!r}"
+        raise NotImplementedError(msg)
+
+    async def handle_cast(self, message: Any) -> Continue | None:  # noqa: ANN401
+        """Handle a cast."""
+        msg = f"{type(self).__name__} has no handle_cast, and got a cast: {message!r}"
+        raise NotImplementedError(msg)
+
+    async def handle_info(self, message: Any) -> Continue | None:  # noqa: ANN401
+        """Handle an info (``ref.send``, a DOWN, an idle timeout); by default, drop it."""
+        logger.warning(
+            "%s has no handle_info; dropped the info %r",
+            self.ref._core.describe() if self.ref._core else type(self).__name__,
+            message,
+        )
+        return None
+
+    async def handle_continue(self, arg: Any) -> Continue | None:  # noqa: ANN401
+        """Run continued work before the next message."""
+        msg = f"{type(self).__name__} has no handle_continue, and got a continue: {arg!r}"
+        raise NotImplementedError(msg)
+
+    async def terminate(self, reason: ExitReason) -> None:
+        """Clean up as the server stops (not after a ``brutal_kill``).
+
+        It runs inside :func:`otp.cleanup_scope`: shielded, within the server's shutdown limit
+        when a supervisor stops it.
+        """
+
+    # --- helpers for callbacks --------------------------------------------------------------
+
+    def request_continue(self, arg: object = None) -> None:
+        """Have ``handle_continue(arg)`` run right after the current callback.
+
+        Example::
+
+            async def handle_call(self, request, caller):
+                self.request_continue("flush")
+                return "queued"
+        """
+        self._otp_continue.append(arg)
+
+    def monitor(self, ref: ServerRef[Any, Any]) -> Monitor:
+        """Monitor ``ref``; its DOWN arrives in this server's ``handle_info``.
+
+        Example::
+
+            async def init(self, worker):
+                self.monitor(worker)
+        """
+        return monitor(ref, notify=self.ref)
+
+    # --- starting -------------------------------------------------------------------------
+
+    @classmethod
+    async def start(
+        cls,
+        *args: object,
+        name: Hashable | None = None,
+        task_status: trio.TaskStatus[ServerRef[Any, Any]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run the server until it stops: start it with ``nursery.start``.
+
+        ``task_status.started(ref)`` fires once ``init`` has returned. With ``name``, the
+        server is registered under it first (a taken name fails the start with
+        :class:`otp.NameTaken`).
+
+        Example::
+
+            ref = await nursery.start(Counter.start, 10)
+            ref = await nursery.start(functools.partial(Counter.start, 10, name="counter"))
+        """
+        await _run_server(cls, args, name, task_status)
+
+    @classmethod
+    async def __otp_start__(
+        cls, *args: object, task_status: trio.TaskStatus[ServerRef[Any, Any]]
+    ) -> None:
+        """How a :class:`ChildSpec` whose ``start`` is this class runs it."""
+        await _run_server(cls, args, None, task_status)
+
+    @classmethod
+    def child_spec(
+        cls,
+        *args: object,
+        id: Hashable | None = None,  # noqa: A002
+        name: Hashable | None = None,
+        restart: RestartLike = "permanent",
+        shutdown: ShutdownLike | None = None,
+        significant: bool = False,
+    ) -> ChildSpec:
+        """A child spec that runs this server, optionally under a name.
+
+        ``id`` defaults to the name, else to the class name.
+
+        Example::
+
+            children = [Counter.child_spec(0, name="counter"), Cache.child_spec(id="cache")]
+        """
+        start = ServerStart(cls, name)
+        child_id = id if id is not None else (name if name is not None else cls.__name__)
+        return ChildSpec(
+            child_id,
+            start,
+            args,
+            restart=restart,
+            shutdown=shutdown,
+            significant=significant,
+        )
+
+
+@final
+@attrs.frozen
+class ServerStart:
+    """The ``start`` of a server's child spec: the class and the name to register."""
+
+    server: type[GenServer[Any, Any]]
+    name: Hashable | None = None
+
+    async def __call__(
+        self, *args: object, task_status: trio.TaskStatus[ServerRef[Any, Any]]
+    ) -> None:
+        """Run the server (called by its supervisor)."""
+        await _run_server(self.server, args, self.name, task_status)
+
+
+def _stop_reason(stop: Stop) -> ExitReason:
+    reason = stop.reason
+    if reason is None or reason == "normal":
+        return NORMAL
+    if reason == "shutdown":
+        return SHUTDOWN
+    if isinstance(reason, Exception):
+        return exit_reason(reason)
+    return ExitReason(ExitKind.ABNORMAL, RuntimeError(f"server stopped: {reason!r}"))
+
+
+def _raise_for(reason: ExitReason) -> None:
+    """End the server's task so that its supervisor classifies it as ``reason``."""
+    if reason.kind is ExitKind.NORMAL:
+        return
+    if reason.exception is not None:
+        raise reason.exception
+    raise Shutdown
+
+
+async def _run_server(
+    cls: type[GenServer[Any, Any]],
+    args: tuple[object, ...],
+    name: Hashable | None,
+    task_status: trio.TaskStatus[ServerRef[Any, Any]],
+) -> None:
+    mailbox = Mailbox(cls.mailbox_size, Overflow(cls.mailbox_overflow))
+    core = _ServerCore(cls.__name__, name, mailbox)
+    core.task = trio.lowlevel.current_task()
+    if name is not None:
+        holder = register(name, core)
+        if holder is not None:
+            raise NameTaken(name, holder.ref)
+    server = cls()
+    server.ref = core.ref
+    server._otp_core = core
+    server._otp_continue = []
+    reason = SHUTDOWN
+    initialized = False
+    try:
+        try:
+            first = await server.init(*args)
+        except Exception as exc:
+            reason = exit_reason(exc)
+            raise  # a start failure: the starter (or supervisor) gets the real cause
+        initialized = True
+        if isinstance(first, Continue):
+            server._otp_continue.append(first.arg)
+        task_status.started(core.ref)
+        reason = await _serve(server, core)
+    except trio.Cancelled:
+        # Stopped by its supervisor (or whoever runs it): an orderly shutdown.
+        reason = SHUTDOWN
+        if initialized:
+            await _terminate(server, core, SHUTDOWN)
+        raise
+    finally:
+        core.end(reason)
+    _raise_for(reason)
+
+
+async def _terminate(server: GenServer[Any, Any], core: _ServerCore, reason: ExitReason) -> None:
+    """Run ``terminate(reason)`` in a cleanup scope; a failure there is logged, not raised."""
+    child = current_child()
+    if child is not None and child._terminating and child.spec.shutdown is BRUTAL_KILL:
+        return  # Erlang's kill: no terminate
+    with cleanup_scope():
+        try:
+            await server.terminate(reason)
+        except Exception:
+            logger.exception("%s: terminate(%s) raised", core.describe(), reason)
+
+
+async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
+    """The server's loop: one message at a time, until a callback stops or crashes it."""
+    mailbox = core.mailbox
+    pending_continue = server._otp_continue
+    in_a_row = 0
+    current: Caller[Any] | None = None
+    try:
+        while True:
+            if pending_continue:
+                arg = pending_continue.pop(0)
+                _after(server, await server.handle_continue(arg))
+                continue
+            try:
+                item = mailbox.get_nowait()
+            except IndexError:
+                in_a_row = 0
+                idle = server.idle_timeout
+                if idle is None:
+                    await mailbox.wait()
+                    continue
+                with trio.move_on_after(idle):
+                    await mailbox.wait()
+                    continue
+                item = (_INFO, IdleTimeout(idle))
+            else:
+                in_a_row += 1
+                if in_a_row >= _YIELD_EVERY:
+                    in_a_row = 0
+                    await trio.lowlevel.checkpoint()  # a busy server still lets others run
+            if type(item) is Caller:
+                current = item
+                await _handle_call(server, item)
+                current = None
+            elif item[0] == _CAST:
+                _after(server, await server.handle_cast(item[1]))
+            else:
+                _after(server, await server.handle_info(item[1]))
+    except Stop as stop:
+        reason = _stop_reason(stop)
+        await _terminate(server, core, reason)
+        if current is not None and stop.has_reply:
+            current.reply(stop.reply)
+        return reason
+    except Exception as exc:  # a crash: terminate, then the supervisor decides
+        reason = ExitReason(ExitKind.ABNORMAL, exc)
+        if current_child() is None:
+            # Nobody supervises it: this is the only record of the crash.
+            logger.error("%s crashed: %s", core.describe(), _describe(exc), exc_info=exc)
+        else:
+            # Its supervisor's crash report carries the traceback.
+            logger.warning("%s crashed: %s", core.describe(), _describe(exc))
+        await _terminate(server, core, reason)
+        return reason
+
+
+async def _handle_call(server: GenServer[Any, Any], caller: Caller[Any]) -> None:
+    if caller._task is None:
+        return  # the caller gave up before we got to it
+    if caller.deadline == math.inf:
+        result = await server.handle_call(caller.request, caller)
+    else:
+        with trio.CancelScope(deadline=caller.deadline) as scope:
+            caller._scope = scope
+            result = await server.handle_call(caller.request, caller)
+        caller._scope = None
+        if scope.cancelled_caught:
+            return  # the caller gave up meanwhile: it will never see a reply
+    if result is not NoReply:
+        caller.reply(result)
+
+
+def _after(server: GenServer[Any, Any], result: object) -> None:
+    if isinstance(result, Continue):
+        server._otp_continue.append(result.arg)
