@@ -51,13 +51,17 @@ from ._exit import ExitReason as ExitReason
 from ._exit import exit_reason as exit_reason
 from ._flags import AutoShutdown as AutoShutdown
 from ._flags import Strategy as Strategy
+from ._heartbeat import Heartbeat as Heartbeat
 from ._intensity import RestartIntensity as RestartIntensity
+from ._liveness import ChildHung as ChildHung
+from ._liveness import heartbeat as heartbeat
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._mailbox import Overflow as Overflow
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import demonitor as demonitor
 from ._monitor import monitor as monitor
+from ._phi import PhiAccrualDetector as PhiAccrualDetector
 from ._registry import whereis as whereis
 from ._reports import ChildAbandoned as ChildAbandoned
 from ._reports import ChildExited as ChildExited
@@ -110,6 +114,7 @@ __all__ = [
     "ChildAlreadyStarted",
     "ChildCounts",
     "ChildExited",
+    "ChildHung",
     "ChildIgnored",
     "ChildInfo",
     "ChildNotFound",
@@ -129,6 +134,7 @@ __all__ = [
     "ExitKind",
     "ExitReason",
     "GenServer",
+    "Heartbeat",
     "IdleTimeout",
     "Ignore",
     "MailboxFull",
@@ -140,6 +146,7 @@ __all__ = [
     "NoReply",
     "OtpError",
     "Overflow",
+    "PhiAccrualDetector",
     "Restart",
     "RestartIntensity",
     "RestartIntensityExceeded",
@@ -164,6 +171,7 @@ __all__ = [
     "dynamic_supervisor",
     "dynamic_supervisor_spec",
     "exit_reason",
+    "heartbeat",
     "monitor",
     "named",
     "open_dynamic_supervisor",

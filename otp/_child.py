@@ -69,6 +69,7 @@ class Child:
         "_cleanups",
         "_done",
         "_handled",
+        "_liveness",
         "_ready",
         "_scope",
         "_slot",
@@ -94,6 +95,7 @@ class Child:
     exit: ExitReason | None
     task: trio.lowlevel.Task | None
     started_at: float
+    _liveness: Any
     _ready: trio.Event | None
     _scope: trio.CancelScope
     _slot: Any
@@ -123,6 +125,7 @@ class Child:
         self.exit = None
         self.task = None
         self.started_at = 0.0
+        self._liveness = None
         self._ready = None
         self._scope = trio.CancelScope()
         self._slot = None
@@ -211,6 +214,8 @@ class Child:
         if not self._terminating:
             # From now on only the supervisor, through this scope, can cancel the child.
             self._scope.shield = True
+        if self._liveness is not None:
+            self._liveness.beat()  # being ready is the first sign of life
         if self._ready is not None:
             self._ready.set()
 

@@ -30,6 +30,7 @@ from ._exceptions import (
 )
 from ._exit import ExitKind, ExitReason
 from ._flags import AutoShutdown, AutoShutdownLike, RandomSource, SupervisorFlags, make_flags
+from ._liveness import ChildHung
 from ._reports import Hook
 from ._spec import INFINITY, ChildSpec, ChildType, Restart, RestartLike, ShutdownLike, _got
 from ._supervising import (
@@ -37,6 +38,7 @@ from ._supervising import (
     ChildInfo,
     ChildState,
     Due,
+    Hung,
     Pending,
     StartFailure,
     SupervisorBase,
@@ -279,6 +281,8 @@ class DynamicSupervisor(SupervisorBase):
     async def _handle(self, message: Any) -> bool:  # noqa: ANN401
         if isinstance(message, Child):
             return await self._handle_exit(message)
+        if isinstance(message, Hung):
+            return await self._handle_hung(message.child, message.error)
         assert isinstance(message, Due)
         pending = message.pending
         self._pending.discard(pending)
@@ -296,13 +300,30 @@ class DynamicSupervisor(SupervisorBase):
         entry: _Entry = child._slot
         if entry not in self._entries or entry.child is not child:
             return False
-        reason = child.exit
-        assert reason is not None
+        assert child.exit is not None
+        return await self._after_exit(entry, child, child.exit)
+
+    async def _handle_hung(self, child: Child, error: ChildHung) -> bool:
+        if child._handled or child.exit is not None:
+            return False  # it ended meanwhile; its own exit is (or was) handled
+        entry: _Entry = child._slot
+        if entry not in self._entries or entry.child is not child:
+            return False
+        child._handled = True
+        return await self._after_exit(entry, child, ExitReason(ExitKind.HUNG, error), hung=True)
+
+    async def _after_exit(
+        self, entry: _Entry, child: Child, reason: ExitReason, *, hung: bool = False
+    ) -> bool:
+        """A child ended (or hung): report it, then restart it on its own if its type says so."""
         template = self._template
         restarting = template.restart.restarts_after(reason)
         self._report_exit(child, reason, restarting=restarting)
         entry.child = None
         self._unindex(child)
+        if hung:
+            entry.state = ChildState.RESTARTING
+            await self._terminate(child)
         if not restarting:
             self._entries.pop(entry, None)
             child._slot = None

@@ -14,6 +14,7 @@ raised any other ``Exception`` or an           ``abnormal``    yes
 ``ExceptionGroup``
 cut short at its shutdown limit (always with    ``killed``      yes
 ``brutal_kill``), or abandoned
+stopped because it stopped beating (liveness)   ``hung``        yes
 =============================================  ==============  ===========================
 
 ``KeyboardInterrupt``, ``SystemExit``, a foreign ``trio.Cancelled`` and any group holding one
@@ -48,7 +49,9 @@ class ExitKind(StrEnum):
     ABNORMAL = "abnormal"
     """The child raised an exception (a crash)."""
     KILLED = "killed"
-    """The child did not stop within its shutdown limit and was abandoned."""
+    """The child was still running when its shutdown limit ran out (or was abandoned)."""
+    HUNG = "hung"
+    """The child's liveness detector gave up on it; see :class:`otp.Heartbeat`."""
 
 
 @final
@@ -73,7 +76,7 @@ class ExitReason:
     @property
     def abnormal(self) -> bool:
         """Whether a ``transient`` child is restarted after this exit."""
-        return self.kind is ExitKind.ABNORMAL or self.kind is ExitKind.KILLED
+        return self.kind is not ExitKind.NORMAL and self.kind is not ExitKind.SHUTDOWN
 
     def __str__(self) -> str:
         if self.exception is None:

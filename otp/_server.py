@@ -32,7 +32,8 @@ from ._exceptions import (
     Stop,
     _describe,
 )
-from ._exit import NORMAL, SHUTDOWN, ExitKind, ExitReason, exit_reason
+from ._exit import KILLED, NORMAL, SHUTDOWN, ExitKind, ExitReason, exit_reason
+from ._heartbeat import Heartbeat
 from ._mailbox import Mailbox, MailboxStatistics, Overflow
 from ._monitor import Monitor, monitor
 from ._registry import lookup, register, unregister, wait_for
@@ -633,6 +634,7 @@ class GenServer(Generic[RequestT, ReplyT]):
         restart: RestartLike = "permanent",
         shutdown: ShutdownLike | None = None,
         significant: bool = False,
+        liveness: Heartbeat | None = None,
     ) -> ChildSpec:
         """A child spec that runs this server, optionally under a name.
 
@@ -651,6 +653,7 @@ class GenServer(Generic[RequestT, ReplyT]):
             restart=restart,
             shutdown=shutdown,
             significant=significant,
+            liveness=liveness,
         )
 
 
@@ -724,6 +727,9 @@ async def _run_server(
         reason = SHUTDOWN
         if initialized:
             await _terminate(server, core, SHUTDOWN)
+        child = current_child()
+        if child is not None and child._terminating and child._cut_short():
+            reason = KILLED  # what its supervisor reports too: brutal_kill, or cut short
         raise
     finally:
         core.end(reason)
@@ -748,9 +754,15 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
     pending_continue = server._otp_continue
     in_a_row = 0
     current: Caller[Any] | None = None
+    # With a liveness contract, the loop beats for the server at each message it takes and
+    # is exempt while it waits for one: only a handler that never returns looks hung.
+    child = current_child()
+    liveness = child._liveness if child is not None else None
     try:
         while True:
             if pending_continue:
+                if liveness is not None:
+                    liveness.beat()
                 arg = pending_continue.pop(0)
                 _after(server, await server.handle_continue(arg))
                 continue
@@ -758,6 +770,8 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
                 item = mailbox.get_nowait()
             except IndexError:
                 in_a_row = 0
+                if liveness is not None:
+                    liveness.suspend()
                 idle = server.idle_timeout
                 if idle is None:
                     await mailbox.wait()
@@ -771,6 +785,8 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
                 if in_a_row >= _YIELD_EVERY:
                     in_a_row = 0
                     await trio.lowlevel.checkpoint()  # a busy server still lets others run
+            if liveness is not None:
+                liveness.beat()
             if type(item) is Caller:
                 current = item
                 await _handle_call(server, item)
@@ -780,35 +796,45 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
             else:
                 _after(server, await server.handle_info(item[1]))
     except Stop as stop:
+        if current is not None and stop.has_reply and current._replied:
+            # Stop(reply=...) after caller.reply(): a second reply, so a crash, like any.
+            error = AlreadyReplied(
+                f"call {current.request!r} was already answered; raise otp.Stop() without "
+                "a reply after caller.reply()"
+            )
+            return await _crashed(server, core, error)
         reason = _stop_reason(stop)
         await _terminate(server, core, reason)
         if current is not None and stop.has_reply:
             current.reply(stop.reply)
         return reason
-    except Exception as exc:  # a crash: terminate, then the supervisor decides
-        reason = ExitReason(ExitKind.ABNORMAL, exc)
-        if current_child() is None:
-            # Nobody supervises it: this is the only record of the crash.
-            logger.error("%s crashed: %s", core.describe(), _describe(exc), exc_info=exc)
-        else:
-            # Its supervisor's crash report carries the traceback.
-            logger.warning("%s crashed: %s", core.describe(), _describe(exc))
-        await _terminate(server, core, reason)
-        return reason
+    except Exception as exc:  # noqa: BLE001  (a crash: terminate, then the supervisor decides)
+        return await _crashed(server, core, exc)
+
+
+async def _crashed(server: GenServer[Any, Any], core: _ServerCore, exc: Exception) -> ExitReason:
+    reason = ExitReason(ExitKind.ABNORMAL, exc)
+    if current_child() is None:
+        # Nobody supervises it: this is the only record of the crash.
+        logger.error("%s crashed: %s", core.describe(), _describe(exc), exc_info=exc)
+    else:
+        # Its supervisor's crash report carries the traceback.
+        logger.warning("%s crashed: %s", core.describe(), _describe(exc))
+    await _terminate(server, core, reason)
+    return reason
 
 
 async def _handle_call(server: GenServer[Any, Any], caller: Caller[Any]) -> None:
     if caller._task is None:
         return  # the caller gave up before we got to it
-    if caller.deadline == math.inf:
+    # The scope carries the caller's deadline, and lets a caller that gives up (even one
+    # with no deadline at all) cancel the handler working on its behalf.
+    with trio.CancelScope(deadline=caller.deadline) as scope:
+        caller._scope = scope
         result = await server.handle_call(caller.request, caller)
-    else:
-        with trio.CancelScope(deadline=caller.deadline) as scope:
-            caller._scope = scope
-            result = await server.handle_call(caller.request, caller)
-        caller._scope = None
-        if scope.cancelled_caught:
-            return  # the caller gave up meanwhile: it will never see a reply
+    caller._scope = None
+    if scope.cancelled_caught:
+        return  # the caller gave up meanwhile: it will never see a reply
     if result is not NoReply:
         caller.reply(result)
 

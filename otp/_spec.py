@@ -17,6 +17,7 @@ import attrs
 
 from ._exceptions import ChildSpecError
 from ._exit import ExitReason
+from ._heartbeat import Heartbeat
 
 __all__ = [
     "BRUTAL_KILL",
@@ -151,6 +152,10 @@ def _to_shutdown(child_id: object, value: object, child_type: ChildType) -> Shut
     raise ChildSpecError(msg)
 
 
+def _is_heartbeat(value: object) -> bool:
+    return value is None or isinstance(value, Heartbeat)
+
+
 def _is_bool(value: object) -> bool:
     return isinstance(value, bool)
 
@@ -225,6 +230,8 @@ class ChildSpec:
         type: ``"worker"`` (default) or ``"supervisor"``.
         significant: Whether the child's own exit can trigger its supervisor's
             ``auto_shutdown``. Requires a ``transient`` or ``temporary`` restart type.
+        liveness: An optional :class:`Heartbeat`: the child must then beat (see
+            :func:`otp.heartbeat`) or be stopped and restarted as *hung*.
 
     Raises:
         ChildSpecError: Naming the child, the field, the allowed values and what was given.
@@ -246,6 +253,7 @@ class ChildSpec:
     shutdown: ShutdownLimit
     type: ChildType
     significant: bool
+    liveness: Heartbeat | None
     runner: StartFunction = attrs.field(init=False, eq=False, repr=False)
     """What actually runs: ``start``, or for a server class its ``__otp_start__``."""
     takes_task_status: bool = attrs.field(init=False, eq=False, repr=False)
@@ -261,6 +269,7 @@ class ChildSpec:
         shutdown: ShutdownLike | None = None,
         type: ChildTypeLike = ChildType.WORKER,  # noqa: A002
         significant: bool = False,
+        liveness: Heartbeat | None = None,
     ) -> None:
         try:
             hash(id)
@@ -283,8 +292,11 @@ class ChildSpec:
                 "(got restart='permanent'); a permanent child never exits by itself for good"
             )
             raise ChildSpecError(msg)
+        if not _is_heartbeat(liveness):
+            msg = f"child {id!r}: liveness must be an otp.Heartbeat or None (got {_got(liveness)})"
+            raise ChildSpecError(msg)
         self.__attrs_init__(
-            id, start, tuple(args), restart_value, shutdown_value, type_value, significant
+            id, start, tuple(args), restart_value, shutdown_value, type_value, significant, liveness
         )
         runner = getattr(start, "__otp_start__", start)
         object.__setattr__(self, "runner", runner)

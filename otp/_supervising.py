@@ -41,6 +41,7 @@ from ._exceptions import (
 from ._exit import KILLED, SHUTDOWN, ExitKind, ExitReason
 from ._flags import RandomSource, SupervisorFlags
 from ._intensity import RestartIntensity
+from ._liveness import ChildHung, Liveness, Watcher
 from ._reports import (
     ChildAbandoned,
     ChildExited,
@@ -173,6 +174,17 @@ class Pending:
 
 
 @final
+class Hung:
+    """Inbox message: the liveness watcher gave up on a child."""
+
+    __slots__ = ("child", "error")
+
+    def __init__(self, child: Child, error: ChildHung) -> None:
+        self.child = child
+        self.error = error
+
+
+@final
 class Due:
     """Inbox message: perform a pending restart now."""
 
@@ -212,6 +224,8 @@ class SupervisorBase:
     _serve_scope: trio.CancelScope
     _stopped: trio.Event
     _stop_reason: str
+    _watcher: Watcher | None
+    _watcher_scope: trio.CancelScope
 
     def _init_base(
         self,
@@ -233,6 +247,8 @@ class SupervisorBase:
         self._serve_scope = trio.CancelScope()
         self._stopped = trio.Event()
         self._stop_reason = "shutdown"
+        self._watcher = None
+        self._watcher_scope = trio.CancelScope()
 
     # --- public, shared -------------------------------------------------------------------
 
@@ -318,6 +334,7 @@ class SupervisorBase:
                 outcome = self._gave_up(give_up)
             finally:
                 self._state = _Lifecycle.STOPPING
+                self._watcher_scope.cancel()
                 for pending in self._pending:
                     pending.scope.cancel()
                 with cleanup_scope():
@@ -424,6 +441,9 @@ class SupervisorBase:
         """
         child = Child._create(spec, args, self)  # type: ignore[arg-type]  # a mixin of both kinds
         self._live.add(child)
+        if spec.liveness is not None:
+            detector = spec.liveness.detector(trio.current_time)
+            child._liveness = Liveness(child, detector, self._liveness_watcher())
         ready = child._ready = trio.Event()
         self._nursery.start_soon(run_child, child, name=task_name)
         try:
@@ -513,6 +533,22 @@ class SupervisorBase:
         for child in children:
             reason = child.exit if child.exit is not None else self._abandon(child)
             self._report_terminated(child, reason)
+
+    # --- liveness ------------------------------------------------------------------------------
+
+    def _liveness_watcher(self) -> Watcher:
+        """The watcher of this supervisor's beating children (started with the first one)."""
+        if self._watcher is None:
+            self._watcher = Watcher(self._on_hung)
+            self._nursery.start_soon(self._watch, self._watcher, name="otp.liveness")
+        return self._watcher
+
+    async def _watch(self, watcher: Watcher) -> None:
+        with self._watcher_scope:
+            await watcher.run()
+
+    def _on_hung(self, child: Child, error: ChildHung) -> None:
+        self._inbox_send.send_nowait(Hung(child, error))
 
     # --- restarts: charging, backoff, pending -----------------------------------------------
 

@@ -39,6 +39,7 @@ from ._flags import (
     SupervisorFlags,
     make_flags,
 )
+from ._liveness import ChildHung
 from ._reports import Hook
 from ._spec import (
     INFINITY,
@@ -55,6 +56,7 @@ from ._supervising import (
     ChildInfo,
     ChildState,
     Due,
+    Hung,
     Pending,
     StartFailure,
     SupervisorBase,
@@ -377,6 +379,8 @@ class Supervisor(SupervisorBase):
     async def _handle(self, message: Any) -> bool:  # noqa: ANN401
         if isinstance(message, Child):
             return await self._handle_exit(message)
+        if isinstance(message, Hung):
+            return await self._handle_hung(message.child, message.error)
         assert isinstance(message, Due)
         await self._perform(message.pending)
         return False
@@ -388,12 +392,30 @@ class Supervisor(SupervisorBase):
         slot = self._slots.get(child.id)
         if slot is None or slot.child is not child:
             return False
-        reason = child.exit
-        assert reason is not None
+        assert child.exit is not None
+        return await self._after_exit(slot, child, child.exit)
+
+    async def _handle_hung(self, child: Child, error: ChildHung) -> bool:
+        if child._handled or child.exit is not None:
+            return False  # it ended meanwhile; its own exit is (or was) handled
+        slot = self._slots.get(child.id)
+        if slot is None or slot.child is not child:
+            return False
+        child._handled = True
+        return await self._after_exit(slot, child, ExitReason(ExitKind.HUNG, error), hung=True)
+
+    async def _after_exit(
+        self, slot: _Slot, child: Child, reason: ExitReason, *, hung: bool = False
+    ) -> bool:
+        """A child ended (or hung): report it, then restart per the spec and strategy."""
         spec = slot.spec
         restarting = spec.restart.restarts_after(reason)
         self._report_exit(child, reason, restarting=restarting)
         slot.child = None
+        if hung:
+            # Stop it under its shutdown rules before anything is restarted in its place.
+            slot.state = ChildState.RESTARTING if restarting else ChildState.STOPPED
+            await self._terminate(child)
         if not restarting:
             slot.state = ChildState.STOPPED
             if spec.restart is Restart.TEMPORARY:

@@ -28,7 +28,13 @@ from otp import (
 
 
 def test_exit_kind_values():
-    assert [kind.value for kind in ExitKind] == ["normal", "shutdown", "abnormal", "killed"]
+    assert [kind.value for kind in ExitKind] == [
+        "normal",
+        "shutdown",
+        "abnormal",
+        "killed",
+        "hung",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -657,3 +657,79 @@ def test_a_plain_class_is_not_a_start() -> None:
 
     with pytest.raises(otp.ChildSpecError, match=r"only if it is an otp\.GenServer"):
         otp.ChildSpec("x", NotAServer)  # type: ignore[arg-type]
+
+
+async def test_a_cancelled_caller_without_any_deadline_still_cancels_the_handler() -> None:
+    progress: list[str] = []
+
+    class Worker(otp.GenServer[Any, Any]):
+        async def handle_call(self, request: Any, caller: otp.Caller[Any]) -> Any:
+            try:
+                await trio.sleep(request)
+            finally:
+                progress.append(f"handler for {request} ended at {trio.current_time()}")
+            return request
+
+    async with trio.open_nursery() as nursery:
+        ref = await nursery.start(Worker.start)
+        with trio.CancelScope() as scope:  # no deadline: cancelled from another task
+            nursery.start_soon(_cancel_after, scope, 1.0)
+            await ref.call(100, timeout=None)
+        await settle()
+        assert progress == ["handler for 100 ended at 1.0"]
+        assert await ref.call(0) == 0  # the server is free again at once
+        assert trio.current_time() == 1.0
+        nursery.cancel_scope.cancel()
+
+
+async def _cancel_after(scope: trio.CancelScope, seconds: float) -> None:
+    await trio.sleep(seconds)
+    scope.cancel()
+
+
+@pytest.mark.parametrize(
+    ("shutdown", "kind"),
+    [
+        (otp.BRUTAL_KILL, otp.ExitKind.KILLED),
+        (1.0, otp.ExitKind.KILLED),  # terminate takes longer than the limit
+        (10.0, otp.ExitKind.SHUTDOWN),
+    ],
+)
+async def test_monitors_see_killed_when_the_supervisor_does(
+    shutdown: Any, kind: otp.ExitKind
+) -> None:
+    class SlowTerminate(otp.GenServer[Any, Any]):
+        async def terminate(self, reason: otp.ExitReason) -> None:
+            await trio.sleep(5)
+
+    recorder = Recorder()
+    async with otp.open_supervisor(
+        [SlowTerminate.child_spec(id="s", shutdown=shutdown)], hooks=[recorder]
+    ) as sup:
+        child = sup.get_child("s")
+        assert child is not None
+        mon = otp.monitor(child.value)
+        await sup.terminate_child("s")
+        down = await mon.wait()
+    assert down.reason.kind is kind
+    [terminated] = recorder.of(otp.ChildTerminated)
+    assert terminated.reason.kind is kind
+
+
+async def test_reply_then_stop_with_a_reply_is_a_double_reply_crash() -> None:
+    events: list[str] = []
+
+    class Confused(otp.GenServer[Any, Any]):
+        async def handle_call(self, request: Any, caller: otp.Caller[Any]) -> Any:
+            caller.reply("first")
+            raise otp.Stop(reply="second")
+
+        async def terminate(self, reason: otp.ExitReason) -> None:
+            events.append(reason.kind.value)
+
+    async with serving(Confused) as ref:
+        assert await ref.call("x") == "first"
+        await settle()
+        assert ref.exit_reason is not None
+        assert isinstance(ref.exit_reason.exception, otp.AlreadyReplied)
+    assert events == ["abnormal"]

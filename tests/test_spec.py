@@ -516,7 +516,7 @@ def test_repr_hides_takes_task_status():
     assert text.startswith("ChildSpec(id='db', start=")
     assert text.endswith(
         "args=(), restart=<Restart.PERMANENT: 'permanent'>, shutdown=5.0, "
-        "type=<ChildType.WORKER: 'worker'>, significant=False)"
+        "type=<ChildType.WORKER: 'worker'>, significant=False, liveness=None)"
     )
 
 
