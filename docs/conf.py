@@ -76,3 +76,5 @@ nitpick_ignore_regex = (
 )
 # Type variables of the generic server classes are not documented objects.
 nitpick_ignore += [("py:class", f"otp._server.{name}") for name in ("RequestT", "ReplyT")]
+nitpick_ignore += [("py:class", "otp._breaker.T"), ("py:class", "Ts")]
+nitpick_ignore += [("py:class", "otp.testing._recorder.EventT")]

@@ -16,6 +16,28 @@ event record (``_reports``).
 import contextlib as _contextlib
 
 from ._backoff import Backoff as Backoff
+from ._breaker import Admission as Admission
+from ._breaker import BreakerCallCancelled as BreakerCallCancelled
+from ._breaker import BreakerCallFailed as BreakerCallFailed
+from ._breaker import BreakerCallIgnored as BreakerCallIgnored
+from ._breaker import BreakerCallLate as BreakerCallLate
+from ._breaker import BreakerCallRejected as BreakerCallRejected
+from ._breaker import BreakerCallSucceeded as BreakerCallSucceeded
+from ._breaker import BreakerCallTimedOut as BreakerCallTimedOut
+from ._breaker import BreakerConfig as BreakerConfig
+from ._breaker import BreakerConfigError as BreakerConfigError
+from ._breaker import BreakerCore as BreakerCore
+from ._breaker import BreakerError as BreakerError
+from ._breaker import BreakerEvent as BreakerEvent
+from ._breaker import BreakerGuard as BreakerGuard
+from ._breaker import BreakerState as BreakerState
+from ._breaker import BreakerStateChanged as BreakerStateChanged
+from ._breaker import BreakerStatistics as BreakerStatistics
+from ._breaker import BreakerTimeout as BreakerTimeout
+from ._breaker import CallOutcome as CallOutcome
+from ._breaker import CircuitBreaker as CircuitBreaker
+from ._breaker import CircuitOpen as CircuitOpen
+from ._breaker import Rejection as Rejection
 from ._child import Child as Child
 from ._child import cleanup_scope as cleanup_scope
 from ._child import current_child as current_child
@@ -101,10 +123,29 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BRUTAL_KILL",
     "INFINITY",
+    "Admission",
     "AlreadyReplied",
     "AutoShutdown",
     "Backoff",
+    "BreakerCallCancelled",
+    "BreakerCallFailed",
+    "BreakerCallIgnored",
+    "BreakerCallLate",
+    "BreakerCallRejected",
+    "BreakerCallSucceeded",
+    "BreakerCallTimedOut",
+    "BreakerConfig",
+    "BreakerConfigError",
+    "BreakerCore",
+    "BreakerError",
+    "BreakerEvent",
+    "BreakerGuard",
+    "BreakerState",
+    "BreakerStateChanged",
+    "BreakerStatistics",
+    "BreakerTimeout",
     "CallError",
+    "CallOutcome",
     "CallTimeout",
     "Caller",
     "CallingSelf",
@@ -128,6 +169,8 @@ __all__ = [
     "ChildState",
     "ChildTerminated",
     "ChildType",
+    "CircuitBreaker",
+    "CircuitOpen",
     "Continue",
     "Down",
     "DynamicSupervisor",
@@ -147,6 +190,7 @@ __all__ = [
     "OtpError",
     "Overflow",
     "PhiAccrualDetector",
+    "Rejection",
     "Restart",
     "RestartIntensity",
     "RestartIntensityExceeded",

@@ -422,7 +422,8 @@ async def dynamic_supervisor(
         max_children: The most children it runs at once (``None``: no limit).
         auto_shutdown: ``"never"`` (default), ``"any_significant"`` or ``"all_significant"``.
         name: A name for reports; defaults to its path in the tree.
-        hooks: Callables that receive every :class:`SupervisorEvent`.
+        hooks: Callables that receive every :class:`SupervisorEvent`. Nested supervisors
+            inherit them, so a hook on the root hears the whole tree.
         random: A source of floats in ``[0, 1)`` for the backoff jitter.
         task_status: Given by ``nursery.start``.
 

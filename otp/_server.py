@@ -725,8 +725,11 @@ async def _run_server(
     except trio.Cancelled:
         # Stopped by its supervisor (or whoever runs it): an orderly shutdown.
         reason = SHUTDOWN
-        if initialized:
-            await _terminate(server, core, SHUTDOWN)
+        failure = await _terminate(server, core, SHUTDOWN) if initialized else None
+        if failure is not None:
+            # terminate raised while we were being stopped: that is how the server ended.
+            reason = ExitReason(ExitKind.ABNORMAL, failure)
+            raise failure  # noqa: B904  (the Cancelled stays as __context__)
         child = current_child()
         if child is not None and child._terminating and child._cut_short():
             reason = KILLED  # what its supervisor reports too: brutal_kill, or cut short
@@ -736,16 +739,27 @@ async def _run_server(
     _raise_for(reason)
 
 
-async def _terminate(server: GenServer[Any, Any], core: _ServerCore, reason: ExitReason) -> None:
-    """Run ``terminate(reason)`` in a cleanup scope; a failure there is logged, not raised."""
+async def _terminate(
+    server: GenServer[Any, Any], core: _ServerCore, reason: ExitReason
+) -> Exception | None:
+    """Run ``terminate(reason)`` in a cleanup scope; return what it raised, if it raised.
+
+    As in Erlang, an exception from ``terminate`` becomes the server's exit reason.
+    """
     child = current_child()
     if child is not None and child._terminating and child.spec.shutdown is BRUTAL_KILL:
-        return  # Erlang's kill: no terminate
+        return None  # Erlang's kill: no terminate
     with cleanup_scope():
         try:
             await server.terminate(reason)
-        except Exception:
-            logger.exception("%s: terminate(%s) raised", core.describe(), reason)
+        except Exception as exc:
+            message = "%s: terminate(%s) raised %s"
+            if child is None:  # nobody supervises it: the only record with the traceback
+                logger.error(message, core.describe(), reason, _describe(exc), exc_info=exc)
+            else:
+                logger.warning(message, core.describe(), reason, _describe(exc))
+            return exc
+    return None
 
 
 async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
@@ -804,7 +818,9 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
             )
             return await _crashed(server, core, error)
         reason = _stop_reason(stop)
-        await _terminate(server, core, reason)
+        failure = await _terminate(server, core, reason)
+        if failure is not None:
+            return ExitReason(ExitKind.ABNORMAL, failure)  # and the caller gets no reply
         if current is not None and stop.has_reply:
             current.reply(stop.reply)
         return reason
@@ -820,8 +836,8 @@ async def _crashed(server: GenServer[Any, Any], core: _ServerCore, exc: Exceptio
     else:
         # Its supervisor's crash report carries the traceback.
         logger.warning("%s crashed: %s", core.describe(), _describe(exc))
-    await _terminate(server, core, reason)
-    return reason
+    failure = await _terminate(server, core, reason)
+    return reason if failure is None else ExitReason(ExitKind.ABNORMAL, failure)
 
 
 async def _handle_call(server: GenServer[Any, Any], caller: Caller[Any]) -> None:

@@ -194,6 +194,21 @@ class Due:
         self.pending = pending
 
 
+def _with_inherited_hooks(hooks: Sequence[Hook]) -> tuple[Hook, ...]:
+    """A supervisor's own hooks, then those of the supervisor it runs under (once each).
+
+    So one hook on the root of a tree hears every supervisor in it.
+    """
+    combined = list(hooks)
+    parent = current_child()
+    if parent is not None:
+        combined.extend(parent.supervisor._reporter.hooks)
+    unique: dict[int, Hook] = {}
+    for hook in combined:
+        unique.setdefault(id(hook), hook)
+    return tuple(unique.values())
+
+
 def default_name(explicit: str | None, kind: str) -> str:
     """A supervisor's name: explicit, else its path in the tree, else ``kind``."""
     if explicit is not None:
@@ -226,6 +241,8 @@ class SupervisorBase:
     _stop_reason: str
     _watcher: Watcher | None
     _watcher_scope: trio.CancelScope
+    _own_child: Child | None
+    """The child record this supervisor runs as in its parent, if it has one."""
 
     def _init_base(
         self,
@@ -236,7 +253,7 @@ class SupervisorBase:
     ) -> None:
         self.name = name
         self._flags = flags
-        self._reporter = Reporter(name, hooks)
+        self._reporter = Reporter(name, _with_inherited_hooks(hooks))
         self._intensity = RestartIntensity(flags.intensity, flags.period)
         self._random = random if random is not None else _random.random
         self._live = set()
@@ -249,6 +266,7 @@ class SupervisorBase:
         self._stop_reason = "shutdown"
         self._watcher = None
         self._watcher_scope = trio.CancelScope()
+        self._own_child = current_child()
 
     # --- public, shared -------------------------------------------------------------------
 

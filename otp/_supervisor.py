@@ -557,7 +557,8 @@ async def supervisor(
         backoff: An optional :class:`Backoff` delaying each restart.
         auto_shutdown: ``"never"`` (default), ``"any_significant"`` or ``"all_significant"``.
         name: A name for reports; defaults to its path in the tree (``"root/workers"``).
-        hooks: Callables that receive every :class:`SupervisorEvent`.
+        hooks: Callables that receive every :class:`SupervisorEvent`. Nested supervisors
+            inherit them, so a hook on the root hears the whole tree.
         random: A source of floats in ``[0, 1)`` for the backoff jitter (``random.random``
             by default); pass a seeded one for reproducible runs.
         task_status: Given by ``nursery.start``.

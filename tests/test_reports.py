@@ -194,3 +194,24 @@ async def test_a_child_dying_of_keyboard_interrupt_is_not_reported_as_terminated
             await trio.sleep_forever()
     assert [e.child_id for e in recorder.of(otp.ChildTerminated)] == ["a"]
     assert recorder.of(otp.ChildExited) == []
+
+
+async def test_hooks_are_inherited_by_nested_supervisors_once() -> None:
+    recorder = Recorder()
+    harness = Harness()
+    tree = [
+        otp.supervisor_spec(
+            "mid",
+            [otp.supervisor_spec("leaf", [harness.spec("x")], hooks=[recorder])],
+        ),
+        otp.dynamic_supervisor_spec("pool", harness.spec("t")),
+    ]
+    async with otp.open_supervisor(tree, name="root", hooks=[recorder]):
+        pass
+    started = [(e.supervisor, e.child_id) for e in recorder.of(otp.ChildStarted)]
+    assert started == [
+        ("root/mid/leaf", "x"),
+        ("root/mid", "leaf"),
+        ("root", "mid"),
+        ("root", "pool"),
+    ]
