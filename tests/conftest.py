@@ -11,6 +11,8 @@ from trio.testing import MockClock
 
 from otp.testing import assert_no_orphans
 
+pytest_plugins = ["pytester"]
+
 
 def _run_on_virtual_time(
     fn: Callable[[], Awaitable[Any]],
