@@ -43,6 +43,7 @@ from ._supervising import (
     StartFailure,
     SupervisorBase,
     default_name,
+    running_in_block,
 )
 
 __all__ = [
@@ -475,36 +476,21 @@ async def open_dynamic_supervisor(
             for job_id in range(10):
                 await pool.start_child(job_id)
     """
-    failure: Exception | None = None
-    async with trio.open_nursery() as nursery:
-        try:
-            sup: DynamicSupervisor = await nursery.start(
-                functools.partial(
-                    dynamic_supervisor,
-                    template,
-                    intensity=intensity,
-                    period=period,
-                    backoff=backoff,
-                    max_children=max_children,
-                    auto_shutdown=auto_shutdown,
-                    name=name,
-                    hooks=hooks,
-                    random=random,
-                )
-            )
-        except Exception as exc:  # noqa: BLE001  (re-raised below)
-            # Nothing else runs in this nursery yet: a failed start is the only error, so
-            # it comes out bare, after the nursery, rather than in a group.
-            failure = exc
-        else:
-            try:
-                yield sup
-            except BaseException:
-                sup._stop_soon("shutdown")  # the block failed or was cancelled
-                raise
-            sup._stop_soon("normal")
-    if failure is not None:
-        raise failure
+    start = functools.partial(
+        dynamic_supervisor,
+        template,
+        intensity=intensity,
+        period=period,
+        backoff=backoff,
+        max_children=max_children,
+        auto_shutdown=auto_shutdown,
+        name=name,
+        hooks=hooks,
+        random=random,
+    )
+    async with running_in_block(start) as sup:
+        assert isinstance(sup, DynamicSupervisor)
+        yield sup
 
 
 @final

@@ -18,6 +18,7 @@ import logging
 import math
 import random as _random
 from collections.abc import Hashable
+from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, final
 
@@ -60,7 +61,7 @@ from ._reports import (
 from ._spec import BRUTAL_KILL, ChildSpec, ChildType
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 __all__ = ["ChildCounts", "ChildInfo", "ChildState"]
 
@@ -207,6 +208,30 @@ def _with_inherited_hooks(hooks: Sequence[Hook]) -> tuple[Hook, ...]:
     for hook in combined:
         unique.setdefault(id(hook), hook)
     return tuple(unique.values())
+
+
+@asynccontextmanager
+async def running_in_block(
+    start: Callable[..., Awaitable[object]],
+) -> AsyncIterator[SupervisorBase]:
+    """Run a supervisor for the duration of an ``async with`` block (``open_*supervisor``)."""
+    failure: Exception | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            sup: SupervisorBase = await nursery.start(start)
+        except Exception as exc:  # noqa: BLE001  (re-raised below)
+            # Nothing else runs in this nursery yet: a failed start is the only error, so
+            # it comes out bare, after the nursery, rather than in a group.
+            failure = exc
+        else:
+            try:
+                yield sup
+            except BaseException:
+                sup._stop_soon("shutdown")  # the block failed or was cancelled
+                raise
+            sup._stop_soon("normal")
+    if failure is not None:
+        raise failure
 
 
 def default_name(explicit: str | None, kind: str) -> str:

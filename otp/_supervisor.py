@@ -61,6 +61,7 @@ from ._supervising import (
     StartFailure,
     SupervisorBase,
     default_name,
+    running_in_block,
 )
 
 __all__ = ["Supervisor", "open_supervisor", "supervisor", "supervisor_spec"]
@@ -621,36 +622,21 @@ async def open_supervisor(
             conn = sup.get_child("db").value
             await serve(conn)
     """
-    failure: Exception | None = None
-    async with trio.open_nursery() as nursery:
-        try:
-            sup: Supervisor = await nursery.start(
-                functools.partial(
-                    supervisor,
-                    children,
-                    strategy=strategy,
-                    intensity=intensity,
-                    period=period,
-                    backoff=backoff,
-                    auto_shutdown=auto_shutdown,
-                    name=name,
-                    hooks=hooks,
-                    random=random,
-                )
-            )
-        except Exception as exc:  # noqa: BLE001  (re-raised below)
-            # Nothing else runs in this nursery yet: a failed start is the only error, so
-            # it comes out bare, after the nursery, rather than in a group.
-            failure = exc
-        else:
-            try:
-                yield sup
-            except BaseException:
-                sup._stop_soon("shutdown")  # the block failed or was cancelled
-                raise
-            sup._stop_soon("normal")
-    if failure is not None:
-        raise failure
+    start = functools.partial(
+        supervisor,
+        children,
+        strategy=strategy,
+        intensity=intensity,
+        period=period,
+        backoff=backoff,
+        auto_shutdown=auto_shutdown,
+        name=name,
+        hooks=hooks,
+        random=random,
+    )
+    async with running_in_block(start) as sup:
+        assert isinstance(sup, Supervisor)
+        yield sup
 
 
 @final
