@@ -117,6 +117,9 @@ from ._supervisor import Supervisor as Supervisor
 from ._supervisor import open_supervisor as open_supervisor
 from ._supervisor import supervisor as supervisor
 from ._supervisor import supervisor_spec as supervisor_spec
+from ._tree import Tree as Tree
+from ._tree import TreeError as TreeError
+from ._tree import load_tree as load_tree
 
 __version__ = "0.1.0.dev0"
 
@@ -208,6 +211,8 @@ __all__ = [
     "SupervisorNotRunning",
     "SupervisorStarted",
     "SupervisorStopped",
+    "Tree",
+    "TreeError",
     "check_child_specs",
     "cleanup_scope",
     "current_child",
@@ -216,6 +221,7 @@ __all__ = [
     "dynamic_supervisor_spec",
     "exit_reason",
     "heartbeat",
+    "load_tree",
     "monitor",
     "named",
     "open_dynamic_supervisor",

@@ -24,6 +24,7 @@ The tree::
         │   ├── ServerExited          the server ended before replying; ``reason`` says why
         │   ├── CallingSelf           a server called itself
         │   └── MailboxFull           a bounded mailbox refused the call
+        ├── TreeError                 a tree file (or dict) is invalid (also ValueError)
         ├── NameTaken                 another server holds the name
         └── AlreadyReplied            a second reply to one call (also RuntimeError)
 

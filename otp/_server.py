@@ -644,7 +644,9 @@ class GenServer(Generic[RequestT, ReplyT]):
 
             children = [Counter.child_spec(0, name="counter"), Cache.child_spec(id="cache")]
         """
-        start = ServerStart(cls, name)
+        # Without a name the class itself is the start, so that the spec equals
+        # ChildSpec(id, cls, args) and a saved tree loads back equal.
+        start: Any = cls if name is None else ServerStart(cls, name)
         child_id = id if id is not None else (name if name is not None else cls.__name__)
         return ChildSpec(
             child_id,
