@@ -21,7 +21,14 @@ from pathlib import Path
 from _common import make_parser
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_restart", "bench_start_stop")
+BENCHMARKS = (
+    "bench_restart",
+    "bench_start_stop",
+    "bench_breaker",
+    "bench_call",
+    "bench_cast",
+    "bench_server_memory",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Hashable
-from typing import Any, ClassVar, Generic, TypeVar, final
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, final
 
 import attrs
 import outcome
@@ -38,6 +39,10 @@ from ._mailbox import Mailbox, MailboxStatistics, Overflow
 from ._monitor import Monitor, monitor
 from ._registry import lookup, register, unregister, wait_for
 from ._spec import BRUTAL_KILL, ChildSpec, RestartLike, ShutdownLike
+from ._timeouts import CallTimeouts
+
+if TYPE_CHECKING:
+    from ._supervising import SupervisorBase
 
 __all__ = [
     "Caller",
@@ -50,6 +55,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("otp.server")
+
+_serving: ContextVar[_ServerCore | None] = ContextVar("otp.serving", default=None)
+"""The server whose task (or subtask) this is: its current call's deadline travels on."""
 
 RequestT = TypeVar("RequestT")
 ReplyT = TypeVar("ReplyT")
@@ -159,13 +167,13 @@ class Caller(Generic[ReplyT]):
             caller.reply(await compute(caller.request))
     """
 
-    __slots__ = ("_core", "_replied", "_scope", "_task", "deadline", "request")
+    __slots__ = ("_core", "_replied", "_task", "_timeouts", "deadline", "request")
 
     request: Any
     deadline: float
     _core: _ServerCore
     _task: trio.lowlevel.Task | None
-    _scope: trio.CancelScope | None
+    _timeouts: CallTimeouts | None
     _replied: bool
 
     def __init__(self) -> None:
@@ -179,7 +187,7 @@ class Caller(Generic[ReplyT]):
         self.deadline = deadline
         self._core = core
         self._task = None
-        self._scope = None
+        self._timeouts = None
         self._replied = False
         return self
 
@@ -201,29 +209,58 @@ class Caller(Generic[ReplyT]):
             )
             raise AlreadyReplied(msg)
         self._replied = True
-        self._core.pending.discard(self)
         task = self._task
         if task is not None:
+            # _settle(), inlined: this is the path of every call.
             self._task = None
+            timeouts = self._timeouts
+            if timeouts is not None:
+                timeouts._waiting -= 1
+                self._timeouts = None
+            if self._core.pending:
+                self._core.pending.discard(self)
             trio.lowlevel.reschedule(task, outcome.Value(value))
 
     def _fail(self, error: BaseException) -> None:
         self._replied = True
         task = self._task
         if task is not None:
-            self._task = None
+            self._settle()
             trio.lowlevel.reschedule(task, outcome.Error(error))
+
+    def _expire(self, timeout: float) -> None:
+        """Its deadline passed (see :mod:`otp._timeouts`): give up on the caller's behalf."""
+        task = self._task
+        if task is not None:
+            self._settle()
+            self._stop_handler()
+            msg = f"{self._core.describe()} did not reply to {self.request!r} within {timeout:g} s"
+            trio.lowlevel.reschedule(task, outcome.Error(CallTimeout(msg)))
+
+    def _settle(self) -> None:
+        """The caller stops waiting (answered, failed, timed out or gone)."""
+        self._task = None
+        if self._timeouts is not None:
+            self._timeouts.answered()
+            self._timeouts = None
+        pending = self._core.pending
+        if pending:
+            pending.discard(self)
+
+    def _stop_handler(self) -> None:
+        """If the server is working on this call, cancel that work: nobody waits for it."""
+        core = self._core
+        if core.current is self and core.epoch is not None:
+            core.epoch.cancel()
 
     async def _wait(self) -> Any:  # noqa: ANN401
         self._task = trio.lowlevel.current_task()
 
         def abort(_: object) -> trio.lowlevel.Abort:
-            # The caller gave up (timeout or cancellation): the server must not work on its
-            # behalf any longer, and any later reply is dropped.
-            self._task = None
-            self._core.pending.discard(self)
-            if self._scope is not None:
-                self._scope.cancel()
+            # The caller gave up (a deadline or a cancellation of its own): the server must
+            # not work on its behalf any longer, and any later reply is dropped.
+            self._settle()
+            self._stop_handler()
             return trio.lowlevel.Abort.SUCCEEDED
 
         return await trio.lowlevel.wait_task_rescheduled(abort)
@@ -238,13 +275,17 @@ class _ServerCore:
 
     __slots__ = (
         "cls_name",
+        "current",
+        "epoch",
         "exit",
         "mailbox",
         "monitors",
         "name",
         "pending",
         "ref",
+        "supervisor",
         "task",
+        "timeouts",
     )
 
     def __init__(self, cls_name: str, name: Hashable | None, mailbox: Mailbox) -> None:
@@ -253,8 +294,15 @@ class _ServerCore:
         self.mailbox = mailbox
         self.exit: ExitReason | None = None
         self.pending: set[Caller[Any]] = set()
+        """Callers told "later" (``NoReply``) and still waiting."""
+        self.current: Caller[Any] | None = None
+        """The call whose ``handle_call`` is running."""
+        self.epoch: trio.CancelScope | None = None
+        """The scope the loop runs in; cancelled when the caller of ``current`` gives up."""
         self.monitors: set[Monitor] | None = None
         self.task: trio.lowlevel.Task | None = None
+        self.supervisor: SupervisorBase | None = None
+        self.timeouts: CallTimeouts | None = None
         self.ref: ServerRef[Any, Any] = ServerRef._for_core(self)
 
     def describe(self) -> str:
@@ -264,8 +312,12 @@ class _ServerCore:
         """Queue a cast or info; a dropped call is failed at once."""
         dropped = self.mailbox.put(item)
         if type(dropped) is Caller:
-            self.pending.discard(dropped)
             dropped._fail(MailboxFull(f"the mailbox of {self.describe()} is full"))
+
+    def call_timeouts(self) -> CallTimeouts | None:
+        """The timer of this server's supervisor, if it has one that is running."""
+        supervisor = self.supervisor
+        return supervisor._call_timeouts() if supervisor is not None else None
 
     def end(self, reason: ExitReason) -> None:
         """The server has ended: release names, fail callers, then fire monitors."""
@@ -273,6 +325,9 @@ class _ServerCore:
         if self.name is not None:
             unregister(self.name, self)
         error = ServerExited(f"{self.describe()} exited: {reason}", reason)
+        if self.current is not None:
+            self.current._fail(error)
+            self.current = None
         for caller in list(self.pending):
             caller._fail(error)
         self.pending.clear()
@@ -400,10 +455,14 @@ class ServerRef(Generic[RequestT, ReplyT]):
             count = await counter.call("get", timeout=1.0)
         """
         now = trio.current_time()
-        deadline = min(
-            math.inf if timeout is None else now + timeout,
-            trio.current_effective_deadline(),
-        )
+        expires = math.inf if timeout is None else now + timeout
+        # The caller's own Trio deadline travels with the call (its own cancel scope enforces
+        # it; the server only needs to know it).
+        deadline = min(expires, trio.current_effective_deadline())
+        serving = _serving.get()
+        if serving is not None and serving.current is not None:
+            # A call made while handling a call inherits that call's deadline.
+            deadline = min(deadline, serving.current.deadline)
         core = self._core
         if core is None:
             core = lookup(self._name)
@@ -423,21 +482,24 @@ class ServerRef(Generic[RequestT, ReplyT]):
             msg = f"{core.describe()} called itself; it would wait for its own reply forever"
             raise CallingSelf(msg)
         caller = Caller._create(request, deadline, core)
-        core.pending.add(caller)
         dropped = core.mailbox.put(caller)
         if dropped is caller:
-            core.pending.discard(caller)
             msg = f"the mailbox of {core.describe()} is full"
             raise MailboxFull(msg)
         if type(dropped) is Caller:
-            core.pending.discard(dropped)
             dropped._fail(MailboxFull(f"the mailbox of {core.describe()} is full"))
-        if deadline == math.inf:
+        if timeout is None:
             return await caller._wait()  # type: ignore[no-any-return]
-        with trio.CancelScope(deadline=deadline):
+        timeouts = core.timeouts
+        if timeouts is None or not timeouts.running:
+            timeouts = core.timeouts = core.call_timeouts()
+        if timeouts is not None:
+            timeouts.add(caller, expires, timeout)  # no scope of our own: see otp._timeouts
             return await caller._wait()  # type: ignore[no-any-return]
-        # Only our own deadline gets here; a cancellation from outside propagates.
-        msg = f"{core.describe()} did not reply to {request!r} within {deadline - now:g} s"
+        with trio.CancelScope(deadline=expires):
+            return await caller._wait()  # type: ignore[no-any-return]
+        # Only our own timeout gets here; a cancellation from outside propagates.
+        msg = f"{core.describe()} did not reply to {request!r} within {timeout:g} s"
         raise CallTimeout(msg)
 
     def cast(self, message: object) -> None:
@@ -703,6 +765,10 @@ async def _run_server(
     mailbox = Mailbox(cls.mailbox_size, Overflow(cls.mailbox_overflow))
     core = _ServerCore(cls.__name__, name, mailbox)
     core.task = trio.lowlevel.current_task()
+    child = current_child()
+    if child is not None:
+        core.supervisor = child.supervisor
+    _serving.set(core)
     if name is not None:
         holder = register(name, core)
         if holder is not None:
@@ -765,11 +831,25 @@ async def _terminate(
 
 
 async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
-    """The server's loop: one message at a time, until a callback stops or crashes it."""
+    """The server's loop, in epochs of one cancel scope each.
+
+    One scope serves many calls and is replaced only when the caller of the call in hand
+    gives up and cancels it: a scope per call would cost more than the call itself.
+    """
+    while True:
+        epoch = core.epoch = trio.CancelScope()
+        with epoch:
+            return await _serve_messages(server, core)
+        # The caller of the call in hand gave up, which cancelled its handler: go on.
+        core.current = None
+
+
+async def _serve_messages(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
+    """One message at a time, until a callback stops or crashes the server."""
+    items = core.mailbox._items
     mailbox = core.mailbox
     pending_continue = server._otp_continue
     in_a_row = 0
-    current: Caller[Any] | None = None
     # With a liveness contract, the loop beats for the server at each message it takes and
     # is exempt while it waits for one: only a handler that never returns looks hung.
     child = current_child()
@@ -782,9 +862,13 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
                 arg = pending_continue.pop(0)
                 _after(server, await server.handle_continue(arg))
                 continue
-            try:
-                item = mailbox.get_nowait()
-            except IndexError:
+            if items:
+                item = items.popleft()
+                in_a_row += 1
+                if in_a_row >= _YIELD_EVERY:
+                    in_a_row = 0
+                    await trio.lowlevel.checkpoint()  # a busy server still lets others run
+            else:
                 in_a_row = 0
                 if liveness is not None:
                     liveness.suspend()
@@ -796,41 +880,58 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
                     await mailbox.wait()
                     continue
                 item = (_INFO, IdleTimeout(idle))
-            else:
-                in_a_row += 1
-                if in_a_row >= _YIELD_EVERY:
-                    in_a_row = 0
-                    await trio.lowlevel.checkpoint()  # a busy server still lets others run
             if liveness is not None:
                 liveness.beat()
             if type(item) is Caller:
-                current = item
-                await _handle_call(server, item)
-                current = None
+                if item._task is None:
+                    continue  # its caller gave up before we got to it
+                core.current = item
+                result = await server.handle_call(item.request, item)
+                core.current = None
+                if result is NoReply:
+                    if item._task is not None:
+                        core.pending.add(item)  # so that it fails if we end first
+                else:
+                    item.reply(result)
             elif item[0] == _CAST:
                 _after(server, await server.handle_cast(item[1]))
             else:
                 _after(server, await server.handle_info(item[1]))
     except Stop as stop:
+        current = core.current
+        core.current = None
         if current is not None and stop.has_reply and current._replied:
             # Stop(reply=...) after caller.reply(): a second reply, so a crash, like any.
             error = AlreadyReplied(
                 f"call {current.request!r} was already answered; raise otp.Stop() without "
                 "a reply after caller.reply()"
             )
-            return await _crashed(server, core, error)
+            return await _crashed(server, core, error, current)
         reason = _stop_reason(stop)
         failure = await _terminate(server, core, reason)
         if failure is not None:
-            return ExitReason(ExitKind.ABNORMAL, failure)  # and the caller gets no reply
+            core.current = current  # it fails with the others when the server ends
+            return ExitReason(ExitKind.ABNORMAL, failure)
         if current is not None and stop.has_reply:
             current.reply(stop.reply)
+        elif current is not None:
+            core.current = current
         return reason
     except Exception as exc:  # noqa: BLE001  (a crash: terminate, then the supervisor decides)
-        return await _crashed(server, core, exc)
+        return await _crashed(server, core, exc, core.current)
 
 
-async def _crashed(server: GenServer[Any, Any], core: _ServerCore, exc: Exception) -> ExitReason:
+async def _crashed(
+    server: GenServer[Any, Any],
+    core: _ServerCore,
+    exc: Exception,
+    current: Caller[Any] | None = None,
+) -> ExitReason:
+    """A callback raised: log, run ``terminate``, and give the exit reason.
+
+    The call in hand, if any, stays ``core.current`` and fails when the server ends.
+    """
+    core.current = current
     reason = ExitReason(ExitKind.ABNORMAL, exc)
     if current_child() is None:
         # Nobody supervises it: this is the only record of the crash.
@@ -840,21 +941,6 @@ async def _crashed(server: GenServer[Any, Any], core: _ServerCore, exc: Exceptio
         logger.warning("%s crashed: %s", core.describe(), _describe(exc))
     failure = await _terminate(server, core, reason)
     return reason if failure is None else ExitReason(ExitKind.ABNORMAL, failure)
-
-
-async def _handle_call(server: GenServer[Any, Any], caller: Caller[Any]) -> None:
-    if caller._task is None:
-        return  # the caller gave up before we got to it
-    # The scope carries the caller's deadline, and lets a caller that gives up (even one
-    # with no deadline at all) cancel the handler working on its behalf.
-    with trio.CancelScope(deadline=caller.deadline) as scope:
-        caller._scope = scope
-        result = await server.handle_call(caller.request, caller)
-    caller._scope = None
-    if scope.cancelled_caught:
-        return  # the caller gave up meanwhile: it will never see a reply
-    if result is not NoReply:
-        caller.reply(result)
 
 
 def _after(server: GenServer[Any, Any], result: object) -> None:

@@ -59,6 +59,7 @@ from ._reports import (
     SupervisorStopped,
 )
 from ._spec import BRUTAL_KILL, ChildSpec, ChildType
+from ._timeouts import CallTimeouts
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -268,6 +269,8 @@ class SupervisorBase:
     _watcher_scope: trio.CancelScope
     _own_child: Child | None
     """The child record this supervisor runs as in its parent, if it has one."""
+    _timeouts: CallTimeouts | None
+    _timeouts_scope: trio.CancelScope
 
     def _init_base(
         self,
@@ -292,6 +295,8 @@ class SupervisorBase:
         self._watcher = None
         self._watcher_scope = trio.CancelScope()
         self._own_child = current_child()
+        self._timeouts = None
+        self._timeouts_scope = trio.CancelScope()
 
     # --- public, shared -------------------------------------------------------------------
 
@@ -378,6 +383,7 @@ class SupervisorBase:
             finally:
                 self._state = _Lifecycle.STOPPING
                 self._watcher_scope.cancel()
+                self._timeouts_scope.cancel()
                 for pending in self._pending:
                     pending.scope.cancel()
                 with cleanup_scope():
@@ -576,6 +582,24 @@ class SupervisorBase:
         for child in children:
             reason = child.exit if child.exit is not None else self._abandon(child)
             self._report_terminated(child, reason)
+
+    # --- call timeouts -------------------------------------------------------------------------
+
+    def _call_timeouts(self) -> CallTimeouts | None:
+        """The timer of calls to this supervisor's servers (started with the first call).
+
+        ``None`` once the supervisor is stopping: its nursery takes no new task then.
+        """
+        if self._state is not _Lifecycle.RUNNING:
+            return None
+        if self._timeouts is None:
+            self._timeouts = CallTimeouts()
+            self._nursery.start_soon(self._time_calls, self._timeouts, name="otp.call_timeouts")
+        return self._timeouts
+
+    async def _time_calls(self, timeouts: CallTimeouts) -> None:
+        with self._timeouts_scope:
+            await timeouts.run()
 
     # --- liveness ------------------------------------------------------------------------------
 

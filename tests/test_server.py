@@ -737,3 +737,42 @@ async def test_reply_then_stop_with_a_reply_is_a_double_reply_crash() -> None:
         assert ref.exit_reason is not None
         assert isinstance(ref.exit_reason.exception, otp.AlreadyReplied)
     assert events == ["abnormal"]
+
+
+async def test_supervised_calls_time_out_without_a_scope_of_their_own() -> None:
+    async with otp.open_supervisor([Counter.child_spec(id="c", name="c")]) as sup:
+        ref = otp.named("c")
+        start = trio.current_time()
+        with pytest.raises(otp.CallTimeout, match=r"did not reply to 'defer' within 1\.5 s"):
+            await ref.call("defer", timeout=1.5)
+        assert trio.current_time() - start == 1.5
+        # Thousands of answered calls leave no pile of timers behind.
+        for _ in range(5000):
+            await ref.call("get")
+        timeouts = sup._timeouts
+        assert timeouts is not None
+        assert sum(len(queue) for queue in timeouts._queues.values()) <= 64 + 2
+        # The caller's own, shorter deadline is its own scope's business, not a CallTimeout.
+        with trio.move_on_after(0.5) as scope:
+            await ref.call("defer", timeout=10)
+        assert scope.cancelled_caught
+        await settle()
+        assert ref.alive
+
+
+async def test_a_server_call_made_while_serving_inherits_the_deadline() -> None:
+    seen: list[float] = []
+
+    class Front(otp.GenServer[Any, Any]):
+        async def handle_call(self, request: Any, caller: otp.Caller[Any]) -> Any:
+            return await otp.named("back").call(request, timeout=60)
+
+    class Back(otp.GenServer[Any, Any]):
+        async def handle_call(self, request: Any, caller: otp.Caller[Any]) -> Any:
+            seen.append(caller.deadline)
+            return request
+
+    specs = [Front.child_spec(id="front", name="front"), Back.child_spec(id="back", name="back")]
+    async with otp.open_supervisor(specs):
+        assert await otp.named("front").call("x", timeout=2) == "x"
+    assert seen == [2.0]
