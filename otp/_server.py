@@ -466,13 +466,16 @@ class ServerRef(Generic[RequestT, ReplyT]):
         core = self._core
         if core is None:
             core = lookup(self._name)
-            if core is None:
+            while core is None or (wait_for_name and core.exit is not None):
                 if not wait_for_name:
                     msg = f"no server is registered as {self._name!r}"
                     raise NoProc(msg)
-                with trio.move_on_at(deadline) as waiting:
+                # A server that takes the name may end again before we get to it: then we
+                # wait on for the next one, still within the call's deadline.
+                core = None
+                with trio.move_on_at(deadline):
                     core = await wait_for(self._name)
-                if waiting.cancelled_caught or core is None:
+                if core is None:
                     msg = f"no server took the name {self._name!r} within the call's timeout"
                     raise CallTimeout(msg)
         if core.exit is not None:

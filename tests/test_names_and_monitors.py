@@ -202,3 +202,37 @@ async def test_monitor_down_from_a_supervised_restart_then_monitor_the_new_one()
         mon2 = otp.monitor(otp.named("e"))
         assert mon2.ref == second
         mon2.cancel()
+
+
+async def test_waiting_for_a_name_survives_a_holder_that_ends_at_once() -> None:
+    # Trio runs ready tasks in a random order, so repeat: before the fix, a caller woken by
+    # a short-lived holder raised NoProc about half the time instead of waiting on. Reaching
+    # the short-lived holder just before it ends (ServerExited) is fair; NoProc is not.
+    outcomes: set[str] = set()
+
+    async def caller(results: list[Any]) -> None:
+        try:
+            results.append(await otp.named("x").call("hi", timeout=5, wait_for_name=True))
+        except otp.ServerExited:
+            results.append("exited")
+
+    async def first(short_lived: trio.CancelScope) -> None:
+        with short_lived:
+            await Echo.start("first", name="x")
+
+    for _ in range(40):
+        results: list[Any] = []
+        short_lived = trio.CancelScope()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(caller, results)
+            await settle()
+            nursery.start_soon(first, short_lived)
+            await trio.lowlevel.checkpoint()
+            short_lived.cancel()
+            await trio.sleep(1)
+            await nursery.start(functools.partial(Echo.start, "second", name="x"))
+            await settle()
+            assert results in ([("second", "hi")], ["exited"], [("first", "hi")])
+            outcomes.add(str(results[0]))
+            nursery.cancel_scope.cancel()
+    assert "('second', 'hi')" in outcomes

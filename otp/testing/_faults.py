@@ -428,12 +428,14 @@ class FaultInjector:
         task_status.started(self)
         for fault in self.plan.faults:
             await trio.sleep_until(start + fault.at)
+            fired_at = trio.current_time()
             note = self._fire(fault)
-            self.records.append(
-                InjectionRecord(trio.current_time(), fault, applied=not note, note=note)
-            )
-            if fault.kind is FaultKind.CANCEL_RESTART and not note:
-                await self._cancel_restart(fault)
+            applied = not note
+            if fault.kind is FaultKind.CANCEL_RESTART and applied:
+                # The crash took; whether its supervisor could be stopped mid-restart is a
+                # detail of the same fault, not a second one.
+                note = await self._cancel_restart(fault)
+            self.records.append(InjectionRecord(fired_at, fault, applied=applied, note=note))
 
     def _fire(self, fault: Fault) -> str:
         """Apply ``fault``; return why it could not be applied, or ``""``."""
@@ -467,24 +469,18 @@ class FaultInjector:
         incarnation.scope.cancel()
         return ""
 
-    async def _cancel_restart(self, fault: Fault) -> None:
-        """Halfway through the target's slowed restart, stop its supervisor from above."""
+    async def _cancel_restart(self, fault: Fault) -> str:
+        """Halfway through the target's slowed restart, stop its supervisor from above.
+
+        Returns a note when that part could not be done.
+        """
         target = self._targets[fault.target]
         live = [i for i in target.incarnations if i.child is not None]
         if not live or live[0].child is None:
-            return
-        supervisor = live[0].child.supervisor
-        own = supervisor._own_child
+            return "the target ended before its restart could be interrupted"
+        own = live[0].child.supervisor._own_child
         if own is None:
-            self.records.append(
-                InjectionRecord(
-                    trio.current_time(),
-                    fault,
-                    applied=False,
-                    note="its supervisor is the root: nothing above it can stop it",
-                )
-            )
-            return
+            return "only crashed: its supervisor is the root, which nothing above can stop"
         await trio.sleep(fault.delay / 2)
         grandparent = own.supervisor
         try:
@@ -494,9 +490,8 @@ class FaultInjector:
             else:
                 await grandparent.terminate_child(own)
         except OtpError as exc:
-            self.records.append(
-                InjectionRecord(trio.current_time(), fault, applied=False, note=str(exc))
-            )
+            return f"only crashed: stopping its supervisor failed ({exc})"
+        return ""
 
 
 async def _gate(incarnation: _Incarnation) -> None:
