@@ -28,6 +28,7 @@ BENCHMARKS = (
     "bench_call",
     "bench_cast",
     "bench_server_memory",
+    "bench_liveness",
 )
 
 

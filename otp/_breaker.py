@@ -70,6 +70,7 @@ import trio
 
 from ._backoff import Backoff
 from ._exceptions import OtpError
+from ._exceptions import _describe as _describe_error
 
 __all__ = [
     "Admission",
@@ -661,6 +662,9 @@ class BreakerStatistics:
 # --- events -----------------------------------------------------------------------------------
 
 
+_PAST_TENSE = {"success": "succeeded", "failure": "failed", "timeout": "timed out"}
+
+
 @attrs.frozen
 class BreakerEvent:
     """Base of every circuit breaker event, delivered to the breaker's hooks.
@@ -685,7 +689,20 @@ class BreakerEvent:
 
     def describe(self) -> str:
         """A one-line, human-readable account of the event."""
-        return self.name
+        # The call events share their fields; say what each of them holds.
+        outcome = self.name.removeprefix("breaker.")
+        text = "call " + _PAST_TENSE.get(outcome, outcome)
+        if getattr(self, "trial", False):
+            text = "trial " + text
+        duration = getattr(self, "duration", None)
+        if duration is not None:
+            text += f" after {_seconds(duration)} s"
+        if getattr(self, "slow", False):
+            text += " (slow)"
+        error = getattr(self, "error", None)
+        if error is not None:
+            text += f": {_describe_error(error)}"
+        return text
 
     def __str__(self) -> str:
         return f"circuit breaker {self.breaker!r}: {self.describe()}"
@@ -872,6 +889,10 @@ class BreakerCallRejected(BreakerEvent):
     state: BreakerState
     retry_after: float
 
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return f"call rejected ({self.state}); next trial in {_seconds(self.retry_after)} s"
+
 
 @final
 @attrs.frozen
@@ -897,6 +918,13 @@ class BreakerCallLate(BreakerEvent):
     outcome: CallOutcome
     duration: float
     error: BaseException | None = attrs.field(eq=False)
+
+    def describe(self) -> str:
+        """A one-line account of the event."""
+        return (
+            f"late {self.outcome} from episode {self.episode} after "
+            f"{_seconds(self.duration)} s (ignored)"
+        )
 
 
 Hook: TypeAlias = Callable[[BreakerEvent], object]

@@ -811,7 +811,7 @@ def test_every_outcome_and_transition_is_an_event() -> None:
         "circuit breaker 'db': closed -> open (consecutive_failures); open for 1 s"
     )
     assert str(events[10]) == "circuit breaker 'db': half_open -> closed (trials_succeeded)"
-    assert str(events[0]) == "circuit breaker 'db': breaker.success"
+    assert str(events[0]) == "circuit breaker 'db': call succeeded after 0.1 s"
 
 
 def test_transitions_are_logged_and_a_failing_hook_is_only_logged(
