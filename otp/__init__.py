@@ -11,6 +11,13 @@ restart type, the intensity window (``_intensity``) and the backoff (``_backoff`
 and restarts per its strategy or gives up; giving up is a shutdown-class exit of the
 supervisor's own ``run_child`` in its parent: the same path, one level up. Every step is one
 event record (``_reports``).
+
+The path of a call: ``_server.ServerRef.call`` queues a ``Caller`` in the server's mailbox
+(``_mailbox``), its timeout kept by the supervisor's timer (``_timeouts``); the server's loop
+(``_server``) runs the handler and the reply reschedules the caller. Names live in a per-run
+registry (``_registry``) and monitors (``_monitor``) hear of the end. A child that stops
+beating is found by its supervisor's watcher (``_liveness``, ``_phi``) and stopped as hung.
+Trees load from files (``_tree``); ``_breaker`` guards calls to flaky dependencies.
 """
 
 import contextlib as _contextlib
