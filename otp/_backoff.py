@@ -16,17 +16,13 @@ from typing import final
 import attrs
 
 from ._exceptions import ChildSpecError
+from ._numbers import as_float
 
 __all__ = ["Backoff"]
 
 
 def _finite(name: str, value: object, minimum: float, *, inclusive: bool) -> float:
-    number = math.nan
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:  # an int no float can hold
-            number = math.nan
+    number = as_float(value)
     ok = math.isfinite(number) and (number >= minimum if inclusive else number > minimum)
     if not ok:
         relation = ">=" if inclusive else ">"

@@ -71,6 +71,7 @@ import trio
 from ._backoff import Backoff
 from ._exceptions import OtpError
 from ._exceptions import _describe as _describe_error
+from ._numbers import as_float
 
 __all__ = [
     "Admission",
@@ -245,12 +246,7 @@ def _number(
     low_inclusive: bool = False,
     or_none: bool = False,
 ) -> float:
-    number = math.nan
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:  # an int no float can hold
-            number = math.nan
+    number = as_float(value)
     above = number >= low if low_inclusive else number > low
     if math.isfinite(number) and above and number <= high:
         return number

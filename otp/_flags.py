@@ -15,6 +15,7 @@ import attrs
 
 from ._backoff import Backoff
 from ._exceptions import ChildSpecError
+from ._numbers import as_float
 from ._spec import _got, _quoted_choices
 
 __all__ = ["AutoShutdown", "Strategy", "SupervisorFlags"]
@@ -73,12 +74,7 @@ class SupervisorFlags:
 
 
 def _positive_finite(value: object) -> bool:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        number = float(value)
-    except OverflowError:  # an int no float can hold
-        return False
+    number = as_float(value)
     return math.isfinite(number) and number > 0
 
 

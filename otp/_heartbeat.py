@@ -12,14 +12,14 @@ from typing import final
 import attrs
 
 from ._exceptions import ChildSpecError
+from ._numbers import as_float
 from ._phi import PhiAccrualDetector
 
 __all__ = ["Heartbeat"]
 
 
 def _positive(name: str, value: object, *, zero_ok: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    number = float(value) if ok else math.nan  # type: ignore[arg-type]
+    number = as_float(value)
     if not (math.isfinite(number) and (number >= 0 if zero_ok else number > 0)):
         relation = ">= 0" if zero_ok else "> 0"
         msg = f"Heartbeat: {name} must be a finite number of seconds {relation} (got {value!r})"

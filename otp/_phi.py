@@ -72,6 +72,7 @@ from collections.abc import Callable
 from typing import final
 
 from ._exceptions import ChildSpecError
+from ._numbers import as_float
 
 __all__ = ["PhiAccrualDetector"]
 
@@ -135,12 +136,7 @@ def _nanoseconds(seconds: float) -> int:
 
 
 def _number(name: str, value: object, *, inclusive: bool, seconds: bool) -> float:
-    number = math.nan
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:  # an int no float can hold
-            number = math.nan
+    number = as_float(value)
     limit = _LIMIT_S if seconds else math.inf
     ok = (number >= 0.0 if inclusive else number > 0.0) and number < math.inf and number <= limit
     if not ok:  # NaN fails every comparison above

@@ -18,6 +18,7 @@ import attrs
 from ._exceptions import ChildSpecError
 from ._exit import ExitReason
 from ._heartbeat import Heartbeat
+from ._numbers import as_float
 
 __all__ = [
     "BRUTAL_KILL",
@@ -136,15 +137,10 @@ def _to_shutdown(child_id: object, value: object, child_type: ChildType) -> Shut
             return ShutdownMode(value)
         except ValueError:
             pass
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            seconds = float(value)
-        except OverflowError:  # an int beyond any float: as long as forever
-            return INFINITY
-        if seconds == math.inf:
-            return INFINITY
-        if seconds >= 0:
-            return seconds
+    else:
+        seconds = as_float(value)  # an int beyond any float reads as forever
+        if seconds >= 0:  # NaN fails this
+            return INFINITY if seconds == math.inf else seconds
     msg = (
         f"child {child_id!r}: shutdown must be a number of seconds >= 0, 'brutal_kill' or "
         f"'infinity' (got {_got(value)})"

@@ -108,6 +108,7 @@ from ._flags import (
     make_flags,
 )
 from ._heartbeat import Heartbeat
+from ._numbers import as_float
 from ._reports import Hook
 from ._server import GenServer, ServerStart
 from ._spec import (
@@ -410,23 +411,14 @@ _SUPERVISOR_KEYS = ("strategy", "intensity", "period", "auto_shutdown", "max_chi
 # --- structure hooks: one value each ------------------------------------------------------
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return float(value)
-    except OverflowError:  # an int no float can hold
-        return None
-
-
 def _float_hook(minimum: float, *, inclusive: bool, seconds: bool) -> Callable[[Any, Any], Any]:
     relation = ">=" if inclusive else ">"
     what = "a finite number of seconds" if seconds else "a finite number"
     expected = f"must be {what} {relation} {minimum:g}"
 
     def structure(value: object, _: object) -> float:
-        number = _number(value)
-        if number is None or not math.isfinite(number):
+        number = as_float(value)
+        if not math.isfinite(number):
             raise _Invalid(f"{expected} (got {_got(value)})")
         if number < minimum or (number == minimum and not inclusive):
             raise _Invalid(f"{expected} (got {_got(value)})")
@@ -488,8 +480,8 @@ def _structure_shutdown(value: object, _: object) -> ShutdownLimit | None:
         except ValueError:
             pass
     else:
-        number = _number(value)
-        if number is not None and number >= 0:  # NaN fails this
+        number = as_float(value)  # an int beyond any float reads as forever
+        if number >= 0:  # NaN fails this
             return INFINITY if number == math.inf else number
     msg = f"must be a number of seconds >= 0, 'brutal_kill' or 'infinity' (got {_got(value)})"
     raise _Invalid(msg)

@@ -238,3 +238,8 @@ async def test_event_recorder_queries_and_waits() -> None:
     assert recorder.names()[-1] == "supervisor.stopped"
     recorder.clear()
     assert recorder.events == []
+
+
+def test_an_int_beyond_any_float_is_no_time() -> None:
+    with pytest.raises(ValueError, match="at must be a finite number of seconds >= 0"):
+        Fault(10**400, "crash", "a")

@@ -234,3 +234,8 @@ def test_heartbeat_validation() -> None:
         otp.Heartbeat(max_sample_size=0)
     with pytest.raises(otp.ChildSpecError, match=r"liveness must be an otp\.Heartbeat"):
         otp.ChildSpec("x", Slow, liveness=1.0)  # type: ignore[arg-type]
+
+
+def test_an_int_beyond_any_float_is_no_interval() -> None:
+    with pytest.raises(otp.ChildSpecError, match="interval must be a finite number"):
+        otp.Heartbeat(interval=10**400)

@@ -1136,3 +1136,9 @@ async def test_run_is_a_nursery_start_function() -> None:
         assert isinstance(sup, otp.Supervisor)
         assert [info.id for info in sup.which_children()] == ["jobs", "workers", "counter"]
         await sup.stop()
+
+
+def test_a_shutdown_beyond_any_float_reads_as_infinity_as_in_a_child_spec() -> None:
+    tree = Tree.from_dict({"children": [{"id": "a", "start": f"{T}:plain", "shutdown": 10**400}]})
+    assert tree.children[0].shutdown is otp.INFINITY
+    assert otp.ChildSpec("a", targets.plain, shutdown=10**400).shutdown is otp.INFINITY

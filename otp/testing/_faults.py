@@ -42,6 +42,7 @@ import trio
 from .._child import current_child
 from .._dynamic import NestedDynamicSupervisor
 from .._exceptions import OtpError, Stop
+from .._numbers import as_float
 from .._server import GenServer, ServerStart
 from .._spec import ChildSpec
 from .._supervisor import NestedSupervisor, Supervisor
@@ -89,8 +90,7 @@ def _by_time(faults: Sequence[Fault]) -> tuple[Fault, ...]:
 
 
 def _non_negative(name: str, value: object) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    number = float(value) if ok else math.nan  # type: ignore[arg-type]
+    number = as_float(value)
     if not (math.isfinite(number) and number >= 0):
         msg = f"Fault: {name} must be a finite number of seconds >= 0 (got {value!r})"
         raise ValueError(msg)
