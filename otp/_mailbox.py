@@ -66,12 +66,12 @@ class MailboxStatistics:
 class Mailbox:
     """The queue of one server. Only the server's loop reads it."""
 
-    __slots__ = ("_items", "_reader", "dropped", "maxsize", "overflow", "peak", "received")
+    __slots__ = ("_reader", "dropped", "items", "maxsize", "overflow", "peak", "received")
 
     def __init__(
         self, maxsize: int | None = None, overflow: Overflow = Overflow.DROP_NEWEST
     ) -> None:
-        self._items: deque[Any] = deque()
+        self.items: deque[Any] = deque()
         self._reader: trio.lowlevel.Task | None = None
         self.maxsize = maxsize
         self.overflow = overflow
@@ -80,14 +80,14 @@ class Mailbox:
         self.dropped = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def put(self, item: object) -> object | None:
         """Queue ``item`` without blocking; return whatever was dropped to make room, if any.
 
         With ``drop_newest`` the dropped message is ``item`` itself.
         """
-        items = self._items
+        items = self.items
         dropped = None
         if self.maxsize is not None and len(items) >= self.maxsize:
             self.dropped += 1
@@ -103,13 +103,9 @@ class Mailbox:
             trio.lowlevel.reschedule(reader)
         return dropped
 
-    def get_nowait(self) -> Any:  # noqa: ANN401
-        """The next message; raises ``IndexError`` when there is none."""
-        return self._items.popleft()
-
     async def wait(self) -> None:
         """Park the reader until a message arrives (return at once if one is queued)."""
-        if self._items:
+        if self.items:
             await trio.lowlevel.checkpoint()
             return
         self._reader = trio.lowlevel.current_task()
@@ -122,12 +118,12 @@ class Mailbox:
 
     def drain(self) -> list[Any]:
         """Take every queued message (when the server ends)."""
-        items = list(self._items)
-        self._items.clear()
+        items = list(self.items)
+        self.items.clear()
         return items
 
     def statistics(self) -> MailboxStatistics:
         """A snapshot of the counters."""
         return MailboxStatistics(
-            len(self._items), self.peak, self.received, self.dropped, self.maxsize
+            len(self.items), self.peak, self.received, self.dropped, self.maxsize
         )

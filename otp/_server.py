@@ -308,11 +308,17 @@ class _ServerCore:
     def describe(self) -> str:
         return self.cls_name if self.name is None else f"{self.name!r} ({self.cls_name})"
 
-    def deliver(self, item: object) -> None:
-        """Queue a cast or info; a dropped call is failed at once."""
+    def deliver(self, item: object) -> bool:
+        """Queue a message; return False if a full mailbox refused it.
+
+        A call evicted to make room (``drop_oldest``) is failed at once.
+        """
         dropped = self.mailbox.put(item)
-        if type(dropped) is Caller:
+        if dropped is None:
+            return True
+        if type(dropped) is Caller and dropped is not item:
             dropped._fail(MailboxFull(f"the mailbox of {self.describe()} is full"))
+        return dropped is not item
 
     def call_timeouts(self) -> CallTimeouts | None:
         """The timer of this server's supervisor, if it has one that is running."""
@@ -485,12 +491,9 @@ class ServerRef(Generic[RequestT, ReplyT]):
             msg = f"{core.describe()} called itself; it would wait for its own reply forever"
             raise CallingSelf(msg)
         caller = Caller._create(request, deadline, core)
-        dropped = core.mailbox.put(caller)
-        if dropped is caller:
+        if not core.deliver(caller):
             msg = f"the mailbox of {core.describe()} is full"
             raise MailboxFull(msg)
-        if type(dropped) is Caller:
-            dropped._fail(MailboxFull(f"the mailbox of {core.describe()} is full"))
         if timeout is None:
             return await caller._wait()  # type: ignore[no-any-return]
         timeouts = core.timeouts
@@ -514,7 +517,7 @@ class ServerRef(Generic[RequestT, ReplyT]):
 
             counter.cast("increment")
         """
-        core = self._core if self._core is not None else lookup(self._name)
+        core = self._resolve_now()
         if core is not None and core.exit is None:
             core.deliver((_CAST, message))
 
@@ -525,7 +528,7 @@ class ServerRef(Generic[RequestT, ReplyT]):
 
             server.send(("tick", trio.current_time()))
         """
-        core = self._core if self._core is not None else lookup(self._name)
+        core = self._resolve_now()
         if core is not None and core.exit is None:
             core.deliver((_INFO, info))
 
@@ -849,7 +852,7 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
 
 async def _serve_messages(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
     """One message at a time, until a callback stops or crashes the server."""
-    items = core.mailbox._items
+    items = core.mailbox.items
     mailbox = core.mailbox
     pending_continue = server._otp_continue
     in_a_row = 0
