@@ -199,15 +199,22 @@ class Caller(Generic[ReplyT]):
     def reply(self, value: ReplyT) -> None:
         """Answer the call. Allowed exactly once, from any task.
 
+        A reply to a caller that is gone (it timed out or was cancelled, or the call failed
+        because the server ended) is dropped without a word, as Erlang drops a message to a
+        dead process: only a second reply by the handler is an error.
+
         Raises:
-            AlreadyReplied: This call was answered before.
+            AlreadyReplied: The handler already answered this call.
         """
         if self._replied:
             msg = (
-                f"call {self.request!r} was already answered (a handle_call that answers "
-                "with caller.reply() must return otp.NoReply)"
+                f"caller.reply() was called a second time for call {self.request!r}; "
+                "each call takes exactly one reply"
             )
             raise AlreadyReplied(msg)
+        self._answer(value)
+
+    def _answer(self, value: object) -> None:
         self._replied = True
         task = self._task
         if task is not None:
@@ -222,7 +229,7 @@ class Caller(Generic[ReplyT]):
             trio.lowlevel.reschedule(task, outcome.Value(value))
 
     def _fail(self, error: BaseException) -> None:
-        self._replied = True
+        # Not a reply: a handler that answers later finds the caller gone and is ignored.
         task = self._task
         if task is not None:
             self._settle()
@@ -897,8 +904,14 @@ async def _serve_messages(server: GenServer[Any, Any], core: _ServerCore) -> Exi
                 if result is NoReply:
                     if item._task is not None:
                         core.pending.add(item)  # so that it fails if we end first
+                elif item._replied:
+                    raise AlreadyReplied(
+                        f"handle_call answered call {item.request!r} with caller.reply() and "
+                        f"then returned {result!r}; a handle_call that answers with "
+                        "caller.reply() must return otp.NoReply"
+                    )
                 else:
-                    item.reply(result)
+                    item._answer(result)
             elif item[0] == _CAST:
                 _after(server, await server.handle_cast(item[1]))
             else:
@@ -919,7 +932,7 @@ async def _serve_messages(server: GenServer[Any, Any], core: _ServerCore) -> Exi
             core.current = current  # it fails with the others when the server ends
             return ExitReason(ExitKind.ABNORMAL, failure)
         if current is not None and stop.has_reply:
-            current.reply(stop.reply)
+            current._answer(stop.reply)
         elif current is not None:
             core.current = current
         return reason
