@@ -62,6 +62,7 @@ from ._exceptions import ChildNotFound as ChildNotFound
 from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildSpecError as ChildSpecError
+from ._exceptions import Exit as Exit
 from ._exceptions import Ignore as Ignore
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
@@ -109,6 +110,7 @@ from ._server import GenServer as GenServer
 from ._server import IdleTimeout as IdleTimeout
 from ._server import NoReply as NoReply
 from ._server import ServerRef as ServerRef
+from ._server import Timeout as Timeout
 from ._server import named as named
 from ._spec import BRUTAL_KILL as BRUTAL_KILL
 from ._spec import INFINITY as INFINITY
@@ -184,6 +186,7 @@ __all__ = [
     "Continue",
     "Down",
     "DynamicSupervisor",
+    "Exit",
     "ExitKind",
     "ExitReason",
     "GenServer",
@@ -218,6 +221,7 @@ __all__ = [
     "SupervisorNotRunning",
     "SupervisorStarted",
     "SupervisorStopped",
+    "Timeout",
     "Tree",
     "TreeError",
     "check_child_specs",

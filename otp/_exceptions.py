@@ -7,6 +7,7 @@ The tree::
     │   └── RestartIntensityExceeded  a supervisor gave up: too many restarts too fast
     ├── Ignore                        a child declines to start (Erlang's ``ignore``)
     ├── Stop                          a server stops itself (Erlang's ``{stop, Reason}``)
+    ├── Exit                          a child ends with a reason value (Erlang's ``exit(Reason)``)
     └── OtpError                      base of the errors the library raises
         ├── ChildSpecError            a child spec or supervisor flag is invalid (also ValueError)
         ├── StartError                a child failed to start; the cause is ``__cause__``
@@ -55,6 +56,7 @@ __all__ = [
     "ChildRestarting",
     "ChildRunning",
     "ChildSpecError",
+    "Exit",
     "Ignore",
     "MailboxFull",
     "MaxChildrenReached",
@@ -320,12 +322,15 @@ class Stop(Exception):
 
     ``terminate(reason)`` runs first; then, if ``reply`` was given and the callback was
     ``handle_call``, the caller gets ``reply`` (as in Erlang, the reply comes after
-    ``terminate``). The exit reason is *normal* for ``None`` or ``"normal"``, *shutdown* for
-    ``"shutdown"`` or an :class:`otp.Shutdown`, and *abnormal* for any other exception given
-    as ``reason`` (a transient server is then restarted).
+    ``terminate``). ``reason`` is any value, read by Erlang/OTP's rules as with
+    :class:`otp.Exit`: ``None`` or ``"normal"`` is *normal*; ``"shutdown"``, a
+    ``("shutdown", detail)`` pair or an :class:`otp.Shutdown` is *shutdown*; an exception is
+    classified as if the server had raised it; any other value is *abnormal* (a transient
+    server is then restarted). Monitors and reports get the value unchanged
+    (:attr:`otp.ExitReason.value`).
 
     Args:
-        reason: ``None`` / ``"normal"``, ``"shutdown"``, or an exception.
+        reason: Why the server stops: any value (see above).
         reply: The reply to the current call, if any.
 
     Example::
@@ -333,6 +338,8 @@ class Stop(Exception):
         async def handle_call(self, request, caller):
             if request == "quit":
                 raise otp.Stop(reply="bye")
+            if request == "maintenance":
+                raise otp.Stop(("shutdown", "maintenance"), reply="going down")
             ...
     """
 
@@ -345,6 +352,32 @@ class Stop(Exception):
     def has_reply(self) -> bool:
         """Whether a reply was given."""
         return self.reply is not _NO_REPLY
+
+
+class Exit(Exception):
+    """Raise this from a child to end it with any reason value, as Erlang's ``exit(Reason)``.
+
+    The value decides the kind of exit, by Erlang/OTP's rules: ``"normal"`` is *normal*;
+    ``"shutdown"`` or a ``("shutdown", detail)`` pair is *shutdown* (a ``transient`` child is
+    not restarted and no crash is reported); ``"killed"`` is *killed*; any other value is
+    *abnormal*. The value itself reaches reports and monitors unchanged, as
+    :attr:`otp.ExitReason.value`. Servers get the same from ``raise otp.Stop(value)`` and
+    :meth:`otp.ServerRef.stop`.
+
+    Args:
+        reason: The exit reason, any value.
+
+    Example::
+
+        async def worker(job):
+            if job.cancelled_upstream:
+                raise otp.Exit(("shutdown", "upstream cancelled"))
+            raise otp.Exit({"error": "bad_job", "id": job.id})  # abnormal: restarted
+    """
+
+    def __init__(self, reason: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class CallError(OtpError):

@@ -10,6 +10,7 @@ returned                                       ``normal``      no
 raised :class:`otp.Shutdown` (or a group of    ``shutdown``    no
 only those)
 cancelled by its own supervisor                ``shutdown``    no
+raised :class:`otp.Exit` with a value          by the value    as its kind (see ``Exit``)
 raised any other ``Exception`` or an           ``abnormal``    yes
 ``ExceptionGroup``
 cut short at its shutdown limit (always with    ``killed``      yes
@@ -28,7 +29,7 @@ from typing import final
 
 import attrs
 
-from ._exceptions import Shutdown, _describe
+from ._exceptions import Exit, Shutdown, _describe
 
 __all__ = ["ExitKind", "ExitReason", "exit_reason"]
 
@@ -78,10 +79,43 @@ class ExitReason:
         """Whether a ``transient`` child is restarted after this exit."""
         return self.kind is not ExitKind.NORMAL and self.kind is not ExitKind.SHUTDOWN
 
+    @property
+    def value(self) -> object:
+        """The reason as an Erlang-style value, as the child or a stop gave it.
+
+        ``"normal"``, ``"shutdown"`` (``("shutdown", info)`` for an :class:`otp.Shutdown`
+        with info), ``"killed"``, ``"hung"``; the value given to :class:`otp.Exit`,
+        :class:`otp.Stop` or :meth:`otp.ServerRef.stop`, unchanged; or the exception a
+        crashed child raised.
+
+        Example::
+
+            >>> otp.exit_reason(otp.Exit(("shutdown", "drained"))).value
+            ('shutdown', 'drained')
+        """
+        exc = self.exception
+        if isinstance(exc, Exit):
+            return exc.reason
+        if self.kind is ExitKind.SHUTDOWN:
+            if isinstance(exc, Shutdown) and exc.info is not None:
+                return ("shutdown", exc.info)
+            return "shutdown"
+        if self.kind is ExitKind.ABNORMAL and exc is not None:
+            return exc
+        return self.kind.value
+
     def __str__(self) -> str:
-        if self.exception is None:
+        exc = self.exception
+        if exc is None:
             return self.kind.value
-        return f"{self.kind.value} ({_describe(self.exception)})"
+        if isinstance(exc, Exit):
+            value = exc.reason
+            if isinstance(value, str) and value == self.kind.value:
+                return self.kind.value
+            if self.kind is ExitKind.SHUTDOWN and isinstance(value, tuple):
+                return f"shutdown ({value[1]!r})"
+            return f"{self.kind.value} ({value!r})"
+        return f"{self.kind.value} ({_describe(exc)})"
 
 
 NORMAL = ExitReason(ExitKind.NORMAL)
@@ -104,8 +138,40 @@ def exit_reason(exc: Exception) -> ExitReason:
     """
     if isinstance(exc, Shutdown):
         return ExitReason(ExitKind.SHUTDOWN, exc)
+    if isinstance(exc, Exit):
+        return ExitReason(_kind_of(exc.reason), exc)
     if isinstance(exc, ExceptionGroup):
         _, not_shutdown = exc.split(Shutdown)
         if not_shutdown is None:
             return ExitReason(ExitKind.SHUTDOWN, exc)
     return ExitReason(ExitKind.ABNORMAL, exc)
+
+
+def _kind_of(value: object) -> ExitKind:
+    """Erlang/OTP's reading of a reason value (see :class:`otp.Exit`)."""
+    if isinstance(value, str):
+        return _NAMED_KINDS.get(value, ExitKind.ABNORMAL)
+    if type(value) is tuple and len(value) == 2 and isinstance(value[0], str):
+        return ExitKind.SHUTDOWN if value[0] == "shutdown" else ExitKind.ABNORMAL
+    return ExitKind.ABNORMAL
+
+
+_NAMED_KINDS = {
+    "normal": ExitKind.NORMAL,
+    "shutdown": ExitKind.SHUTDOWN,
+    "killed": ExitKind.KILLED,
+}
+
+
+def reason_from_value(value: object) -> ExitReason:
+    """The exit reason of a stop with ``value`` (``Stop(value)``, ``ServerRef.stop(value)``).
+
+    ``None`` reads as ``"normal"``; an exception is classified as if the child had raised it.
+    """
+    if value is None or (isinstance(value, str) and value == "normal"):
+        return NORMAL
+    if isinstance(value, str) and value == "shutdown":
+        return SHUTDOWN
+    if isinstance(value, Exception):
+        return exit_reason(value)
+    return ExitReason(_kind_of(value), Exit(value))

@@ -82,14 +82,15 @@ class Mailbox:
     def __len__(self) -> int:
         return len(self.items)
 
-    def put(self, item: object) -> object | None:
+    def put(self, item: object, *, bounded: bool = True) -> object | None:
         """Queue ``item`` without blocking; return whatever was dropped to make room, if any.
 
-        With ``drop_newest`` the dropped message is ``item`` itself.
+        With ``drop_newest`` the dropped message is ``item`` itself. ``bounded=False`` (a
+        stop request) is never refused and drops nothing.
         """
         items = self.items
         dropped = None
-        if self.maxsize is not None and len(items) >= self.maxsize:
+        if bounded and self.maxsize is not None and len(items) >= self.maxsize:
             self.dropped += 1
             if self.overflow is Overflow.DROP_NEWEST:
                 return item

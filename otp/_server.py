@@ -25,6 +25,7 @@ from ._exceptions import (
     AlreadyReplied,
     CallingSelf,
     CallTimeout,
+    Exit,
     MailboxFull,
     NameTaken,
     NoProc,
@@ -33,10 +34,10 @@ from ._exceptions import (
     Stop,
     _describe,
 )
-from ._exit import KILLED, NORMAL, SHUTDOWN, ExitKind, ExitReason, exit_reason
+from ._exit import KILLED, SHUTDOWN, ExitKind, ExitReason, exit_reason, reason_from_value
 from ._heartbeat import Heartbeat
 from ._mailbox import Mailbox, MailboxStatistics, Overflow
-from ._monitor import Monitor, monitor
+from ._monitor import Monitor, demonitor, monitor
 from ._registry import lookup, register, unregister, wait_for
 from ._spec import BRUTAL_KILL, ChildSpec, RestartLike, ShutdownLike
 from ._timeouts import CallTimeouts
@@ -51,6 +52,7 @@ __all__ = [
     "IdleTimeout",
     "NoReply",
     "ServerRef",
+    "Timeout",
     "named",
 ]
 
@@ -64,6 +66,7 @@ ReplyT = TypeVar("ReplyT")
 
 _CAST = 0
 _INFO = 1
+_STOP = 2
 _YIELD_EVERY = 64
 """A busy server yields to the scheduler after this many messages in a row."""
 
@@ -142,6 +145,41 @@ class IdleTimeout:
     """
 
     seconds: float
+
+
+@final
+@attrs.frozen
+class Timeout:
+    """A one-shot timeout: Erlang's ``{noreply, State, Timeout}``.
+
+    Return ``otp.Timeout(seconds)`` from ``init``, ``handle_cast``, ``handle_info`` or
+    ``handle_continue`` (from ``handle_call``, whose return value is the reply, call
+    :meth:`otp.GenServer.request_timeout`). If no message arrives within ``seconds``, the same
+    ``Timeout`` comes to ``handle_info``, once; any message that arrives first cancels it.
+    Unlike the persistent ``idle_timeout`` attribute, it does not come back by itself.
+
+    Attributes:
+        seconds: How long to wait for a message (``0``: fire at once unless one is queued).
+
+    Example::
+
+        class Batcher(otp.GenServer):
+            async def handle_cast(self, item):
+                self.batch.append(item)
+                return otp.Timeout(0.5)  # flush if nothing more comes within 0.5 s
+
+            async def handle_info(self, message):
+                if isinstance(message, otp.Timeout):
+                    await self.flush()
+    """
+
+    seconds: float = attrs.field()
+
+    @seconds.validator
+    def _check(self, _: object, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            msg = f"otp.Timeout: seconds must be a number >= 0, got {value!r}"
+            raise ValueError(msg)
 
 
 @final
@@ -281,10 +319,12 @@ class _ServerCore:
     """The runtime record of one server instance (its pid, in Erlang terms)."""
 
     __slots__ = (
+        "cleanup",
         "cls_name",
         "current",
         "epoch",
         "exit",
+        "killed",
         "mailbox",
         "monitors",
         "name",
@@ -311,6 +351,18 @@ class _ServerCore:
         self.supervisor: SupervisorBase | None = None
         self.timeouts: CallTimeouts | None = None
         self.ref: ServerRef[Any, Any] = ServerRef._for_core(self)
+        self.killed = False
+        """Set by :meth:`ServerRef.stop` when the server outlived the stop's timeout."""
+        self.cleanup: trio.CancelScope | None = None
+        """The scope ``terminate`` runs in, while it runs."""
+
+    def kill(self) -> None:
+        """Erlang's ``exit(Pid, kill)``: cut the server short, wherever it is."""
+        self.killed = True
+        if self.cleanup is not None:
+            self.cleanup.cancel()
+        if self.epoch is not None:
+            self.epoch.cancel()
 
     def describe(self) -> str:
         return self.cls_name if self.name is None else f"{self.name!r} ({self.cls_name})"
@@ -539,6 +591,66 @@ class ServerRef(Generic[RequestT, ReplyT]):
         if core is not None and core.exit is None:
             core.deliver((_INFO, info))
 
+    async def stop(
+        self,
+        reason: object = "normal",
+        timeout: float | None = None,  # noqa: ASYNC109  (Erlang's stop timeout)
+    ) -> None:
+        """Stop the server with ``reason`` and wait until it has ended: ``gen_server:stop/3``.
+
+        The request is queued behind the messages already in the mailbox (never refused by
+        a bound); the server then runs ``terminate`` with the reason and ends with it. The
+        reason is any value, read as :class:`otp.Exit` reads it: ``"normal"``,
+        ``"shutdown"`` and ``("shutdown", detail)`` are orderly (a ``transient`` server is not
+        restarted), ``"killed"`` and any other value are abnormal (it is). Monitors, the
+        supervisor and its reports get the value unchanged (:attr:`otp.ExitReason.value`).
+
+        Args:
+            reason: Why the server stops; any value.
+            timeout: Seconds to wait for the server to end (``None``: no limit). A server
+                still running then, in a handler or in ``terminate``, is killed (its exit
+                reason is *killed*) and :class:`otp.CallTimeout` is raised.
+
+        Raises:
+            NoProc: No server is there, or it has ended already.
+            CallingSelf: The server asked to stop itself (raise :class:`otp.Stop` instead).
+            CallTimeout: The server did not end within ``timeout`` and was killed.
+            ServerExited: The server ended with another reason than ``reason`` (say,
+                ``terminate`` raised); ``exc.reason`` says how it ended.
+
+        Example::
+
+            await ref.stop()                                   # normal
+            await ref.stop(("shutdown", "maintenance"), timeout=5)
+        """
+        core = self._resolve_now()
+        if core is None:
+            msg = f"cannot stop {self._name!r}: no server is registered under that name"
+            raise NoProc(msg)
+        if core.exit is not None:
+            msg = f"cannot stop {core.describe()}: it has exited already ({core.exit})"
+            raise NoProc(msg)
+        if core.task is trio.lowlevel.current_task():
+            msg = f"{core.describe()} asked to stop itself; raise otp.Stop(reason) instead"
+            raise CallingSelf(msg)
+        requested = reason_from_value(reason)
+        core.mailbox.put((_STOP, requested), bounded=False)
+        watch = monitor(core.ref)
+        try:
+            with trio.move_on_after(math.inf if timeout is None else timeout):
+                down = await watch.wait()
+                ended = down.reason
+                if ended.kind is requested.kind and _same_value(ended.value, requested.value):
+                    return
+                msg = f"{core.describe()} was asked to stop ({requested}) but exited: {ended}"
+                raise ServerExited(msg, ended)
+            core.kill()
+            await watch.wait()
+        finally:
+            demonitor(watch)
+        msg = f"{core.describe()} did not stop within {timeout:g} s; it was killed"
+        raise CallTimeout(msg)
+
     def mailbox_statistics(self) -> MailboxStatistics:
         """Queue length, peak, messages received and dropped, and the bound.
 
@@ -607,10 +719,11 @@ class GenServer(Generic[RequestT, ReplyT]):
 
     _otp_core: _ServerCore
     _otp_continue: list[object]
+    _otp_timeout: Timeout | None
 
     # --- callbacks ------------------------------------------------------------------------
 
-    async def init(self, *args: Any) -> Continue | None:  # noqa: ANN401
+    async def init(self, *args: Any) -> Continue | Timeout | None:  # noqa: ANN401
         """Set the server up; raising here is a start failure with the real cause."""
         if args:
             msg = f"{type(self).__name__} takes no arguments (got {args!r}); define init()"
@@ -622,12 +735,12 @@ class GenServer(Generic[RequestT, ReplyT]):
         msg = f"{type(self).__name__} has no handle_call, and got a call: {request!r}"
         raise NotImplementedError(msg)
 
-    async def handle_cast(self, message: Any) -> Continue | None:  # noqa: ANN401
+    async def handle_cast(self, message: Any) -> Continue | Timeout | None:  # noqa: ANN401
         """Handle a cast."""
         msg = f"{type(self).__name__} has no handle_cast, and got a cast: {message!r}"
         raise NotImplementedError(msg)
 
-    async def handle_info(self, message: Any) -> Continue | None:  # noqa: ANN401
+    async def handle_info(self, message: Any) -> Continue | Timeout | None:  # noqa: ANN401
         """Handle an info (``ref.send``, a DOWN, an idle timeout); by default, drop it."""
         logger.warning(
             "%s has no handle_info; dropped the info %r",
@@ -636,7 +749,7 @@ class GenServer(Generic[RequestT, ReplyT]):
         )
         return None
 
-    async def handle_continue(self, arg: Any) -> Continue | None:  # noqa: ANN401
+    async def handle_continue(self, arg: Any) -> Continue | Timeout | None:  # noqa: ANN401
         """Run continued work before the next message."""
         msg = f"{type(self).__name__} has no handle_continue, and got a continue: {arg!r}"
         raise NotImplementedError(msg)
@@ -660,6 +773,20 @@ class GenServer(Generic[RequestT, ReplyT]):
                 return "queued"
         """
         self._otp_continue.append(arg)
+
+    def request_timeout(self, seconds: float) -> None:
+        """Ask for a one-shot :class:`otp.Timeout` after the current callback.
+
+        The way ``handle_call`` (whose return value is the reply) asks for
+        ``{reply, Reply, State, Timeout}``; other callbacks may return ``otp.Timeout`` instead.
+
+        Example::
+
+            async def handle_call(self, request, caller):
+                self.request_timeout(30)  # no call within 30 s: handle_info gets a Timeout
+                return "ok"
+        """
+        self._otp_timeout = Timeout(seconds)
 
     def monitor(self, ref: ServerRef[Any, Any]) -> Monitor:
         """Monitor ``ref``; its DOWN arrives in this server's ``handle_info``.
@@ -749,15 +876,11 @@ class ServerStart:
         await _run_server(self.server, args, self.name, task_status)
 
 
-def _stop_reason(stop: Stop) -> ExitReason:
-    reason = stop.reason
-    if reason is None or reason == "normal":
-        return NORMAL
-    if reason == "shutdown":
-        return SHUTDOWN
-    if isinstance(reason, Exception):
-        return exit_reason(reason)
-    return ExitReason(ExitKind.ABNORMAL, RuntimeError(f"server stopped: {reason!r}"))
+def _same_value(a: object, b: object) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # noqa: BLE001  (a value whose == raises is only equal to itself)
+        return False
 
 
 def _raise_for(reason: ExitReason) -> None:
@@ -766,6 +889,8 @@ def _raise_for(reason: ExitReason) -> None:
         return
     if reason.exception is not None:
         raise reason.exception
+    if reason.kind is ExitKind.KILLED:
+        raise Exit("killed")
     raise Shutdown
 
 
@@ -790,6 +915,7 @@ async def _run_server(
     server.ref = core.ref
     server._otp_core = core
     server._otp_continue = []
+    server._otp_timeout = None
     reason = SHUTDOWN
     initialized = False
     try:
@@ -799,8 +925,7 @@ async def _run_server(
             reason = exit_reason(exc)
             raise  # a start failure: the starter (or supervisor) gets the real cause
         initialized = True
-        if isinstance(first, Continue):
-            server._otp_continue.append(first.arg)
+        _after(server, first)
         task_status.started(core.ref)
         reason = await _serve(server, core)
     except trio.Cancelled:
@@ -830,7 +955,8 @@ async def _terminate(
     child = current_child()
     if child is not None and child._terminating and child.spec.shutdown is BRUTAL_KILL:
         return None  # Erlang's kill: no terminate
-    with cleanup_scope():
+    with cleanup_scope() as scope:
+        core.cleanup = scope  # so that a stop's timeout can kill terminate too
         try:
             await server.terminate(reason)
         except Exception as exc:
@@ -840,6 +966,8 @@ async def _terminate(
             else:
                 logger.warning(message, core.describe(), reason, _describe(exc))
             return exc
+        finally:
+            core.cleanup = None
     return None
 
 
@@ -852,7 +980,10 @@ async def _serve(server: GenServer[Any, Any], core: _ServerCore) -> ExitReason:
     while True:
         epoch = core.epoch = trio.CancelScope()
         with epoch:
-            return await _serve_messages(server, core)
+            reason = await _serve_messages(server, core)
+            return KILLED if core.killed else reason
+        if core.killed:
+            return KILLED  # the call in hand, if any, fails when the server ends
         # The caller of the call in hand gave up, which cancelled its handler: go on.
         core.current = None
 
@@ -877,6 +1008,7 @@ async def _serve_messages(server: GenServer[Any, Any], core: _ServerCore) -> Exi
                 continue
             if items:
                 item = items.popleft()
+                server._otp_timeout = None  # a message came first
                 in_a_row += 1
                 if in_a_row >= _YIELD_EVERY:
                     in_a_row = 0
@@ -886,13 +1018,22 @@ async def _serve_messages(server: GenServer[Any, Any], core: _ServerCore) -> Exi
                 if liveness is not None:
                     liveness.suspend()
                 idle = server.idle_timeout
-                if idle is None:
+                once = server._otp_timeout
+                if idle is None and once is None:
                     await mailbox.wait()
                     continue
-                with trio.move_on_after(idle):
-                    await mailbox.wait()
-                    continue
-                item = (_INFO, IdleTimeout(idle))
+                if once is not None and (idle is None or once.seconds <= idle):
+                    with trio.move_on_after(once.seconds):
+                        await mailbox.wait()
+                        continue
+                    server._otp_timeout = None
+                    item = (_INFO, once)
+                else:
+                    assert idle is not None
+                    with trio.move_on_after(idle):
+                        await mailbox.wait()
+                        continue
+                    item = (_INFO, IdleTimeout(idle))
             if liveness is not None:
                 liveness.beat()
             if type(item) is Caller:
@@ -914,8 +1055,10 @@ async def _serve_messages(server: GenServer[Any, Any], core: _ServerCore) -> Exi
                     item._answer(result)
             elif item[0] == _CAST:
                 _after(server, await server.handle_cast(item[1]))
-            else:
+            elif item[0] == _INFO:
                 _after(server, await server.handle_info(item[1]))
+            else:
+                return await _stop_requested(server, core, item[1])
     except Stop as stop:
         current = core.current
         core.current = None
@@ -926,7 +1069,7 @@ async def _serve_messages(server: GenServer[Any, Any], core: _ServerCore) -> Exi
                 "a reply after caller.reply()"
             )
             return await _crashed(server, core, error, current)
-        reason = _stop_reason(stop)
+        reason = reason_from_value(stop.reason)
         failure = await _terminate(server, core, reason)
         if failure is not None:
             core.current = current  # it fails with the others when the server ends
@@ -962,6 +1105,16 @@ async def _crashed(
     return reason if failure is None else ExitReason(ExitKind.ABNORMAL, failure)
 
 
+async def _stop_requested(
+    server: GenServer[Any, Any], core: _ServerCore, reason: ExitReason
+) -> ExitReason:
+    """:meth:`ServerRef.stop`: ``terminate(reason)``, then end with ``reason``."""
+    failure = await _terminate(server, core, reason)
+    return reason if failure is None else ExitReason(ExitKind.ABNORMAL, failure)
+
+
 def _after(server: GenServer[Any, Any], result: object) -> None:
     if isinstance(result, Continue):
         server._otp_continue.append(result.arg)
+    elif isinstance(result, Timeout):
+        server._otp_timeout = result
