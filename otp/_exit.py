@@ -106,7 +106,7 @@ class ExitReason:
 
     def __str__(self) -> str:
         exc = self.exception
-        if exc is None:
+        if exc is None or (type(exc) is Shutdown and exc.info is None):
             return self.kind.value
         if isinstance(exc, Exit):
             value = exc.reason

@@ -36,6 +36,7 @@ from ._child import (
 from ._exceptions import (
     Ignore,
     RestartIntensityExceeded,
+    Shutdown,
     StartError,
     SupervisorNotRunning,
 )
@@ -401,6 +402,15 @@ class SupervisorBase:
         if outcome is not None:
             # Raised here, outside the nursery, so it comes out bare rather than in a group.
             raise outcome
+        if self._stop_reason == "auto_shutdown" and self._is_child_task():
+            # Erlang's supervisor exits `shutdown` here, so a transient parent leaves it down.
+            # Run by a user's own nursery, it has no parent to tell, and returns.
+            raise Shutdown
+
+    def _is_child_task(self) -> bool:
+        """Whether this supervisor is the whole task of a child of another supervisor."""
+        child = current_child()
+        return child is not None and child.task is trio.lowlevel.current_task()
 
     async def _serve(self) -> None:
         """The loop: take inbox messages one at a time, under the admin lock."""

@@ -60,7 +60,7 @@ def test_abnormal_property(kind, abnormal):
         (ExitReason(ExitKind.ABNORMAL), "abnormal"),
         (ExitReason(ExitKind.ABNORMAL, ValueError("boom")), "abnormal (ValueError: boom)"),
         (ExitReason(ExitKind.ABNORMAL, ValueError()), "abnormal (ValueError)"),
-        (ExitReason(ExitKind.SHUTDOWN, Shutdown()), "shutdown (Shutdown)"),
+        (ExitReason(ExitKind.SHUTDOWN, Shutdown()), "shutdown"),
         (ExitReason(ExitKind.SHUTDOWN, Shutdown("drained")), "shutdown (Shutdown: drained)"),
         (
             ExitReason(ExitKind.ABNORMAL, ExceptionGroup("two", [ValueError(), KeyError()])),
@@ -114,7 +114,7 @@ def test_shutdown_is_shutdown():
 def test_bare_shutdown_is_shutdown():
     reason = exit_reason(Shutdown())
     assert reason.kind is ExitKind.SHUTDOWN
-    assert str(reason) == "shutdown (Shutdown)"
+    assert str(reason) == "shutdown"
 
 
 def test_restart_intensity_exceeded_is_shutdown():

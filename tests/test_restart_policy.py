@@ -378,3 +378,26 @@ async def test_auto_shutdown_of_a_top_level_supervisor_returns_normally() -> Non
         )
         harness.finish("job")
     assert not sup.running
+
+
+@pytest.mark.parametrize(("restart", "restarted"), [("transient", False), ("permanent", True)])
+async def test_a_nested_supervisor_that_auto_shuts_down_exits_shutdown(
+    restart: str, restarted: bool
+) -> None:
+    # Erlang/OTP: the supervisor exits `shutdown`, so a transient parent leaves it down.
+    harness = Harness()
+    recorder = Recorder()
+    inner = otp.supervisor_spec(
+        "inner",
+        [harness.spec("job", restart="temporary", significant=True)],
+        auto_shutdown="any_significant",
+        restart=restart,
+    )
+    async with otp.open_supervisor([harness.spec("a"), inner], hooks=[recorder]) as sup:
+        harness.finish("job")
+        await settle()
+        [exited, *_] = [e for e in recorder.of(otp.ChildExited) if e.child_id == "inner"]
+        assert exited.reason.kind is otp.ExitKind.SHUTDOWN
+        assert exited.reason.value == "shutdown"
+        assert str(exited.reason) == "shutdown"
+        assert (sup.get_child("inner") is not None) is restarted

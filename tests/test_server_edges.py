@@ -234,7 +234,9 @@ async def test_stop_waits_its_turn_but_a_full_mailbox_cannot_refuse_it() -> None
         nursery.start_soon(ask, "queued")  # fills the mailbox
         await settle()
         await ref.stop()
-        assert answers == ["slept", "queued"]  # stop came after what was queued before it
+        # Both were answered, not failed: the stop came after what was queued before it.
+        # (The two callers wake in the same batch, in an order Trio may shuffle.)
+        assert sorted(answers) == ["queued", "slept"]
         assert log == [("terminate", "normal", "normal"), "terminated"]
 
 
