@@ -247,6 +247,7 @@ class App:
             self._reload_again = True
             return
         self._reloading = True
+        self._reload_scope = trio.CancelScope()  # a scope serves one with block
         self._nursery.start_soon(self._reload, self._on_reload, name="otp.app.reload")
 
     async def wait(self) -> ExitCode:
