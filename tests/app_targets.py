@@ -33,9 +33,9 @@ async def slow(name: str, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> Non
         await trio.sleep_forever()
     finally:
         say(f"child {name} cleaning up")
-        with otp.cleanup_scope():
+        with otp.cleanup_scope() as scope:
             await trio.sleep(60)
-        say(f"child {name} stopped")
+        say(f"child {name} {'cut short' if scope.cancelled_caught else 'stopped'}")
 
 
 async def broken(name: str, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -64,3 +64,6 @@ failing_tree = [
 
 def make_tree() -> otp.Tree:
     return otp.Tree(tree, name="shop")
+
+
+not_a_tree = 42

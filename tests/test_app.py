@@ -56,14 +56,16 @@ async def test_started_only_after_every_child_and_stop_in_reverse_order() -> Non
         app = await start(tree(log), nursery=nursery, name="shop", on_event=events.append)
         assert log == ["start db", "start w1", "start w2"]
         assert app.state is otp.app.AppState.RUNNING
-        assert isinstance(app.root, otp.Supervisor) and app.root.name == "shop"
+        assert isinstance(app.root, otp.Supervisor)
+        assert app.root.name == "shop"
         started = [e for e in events if isinstance(e, otp.app.AppStarted)]
         assert [(e.app, e.root, e.children) for e in started] == [("shop", "shop", 2)]
         app.stop()
         assert await app.wait() is ExitCode.OK
     assert log[3:] == ["stop w2", "stop w1", "stop db"]
     assert app.state is otp.app.AppState.STOPPED
-    assert isinstance(events[-1], otp.app.AppStopped) and events[-1].code is ExitCode.OK
+    assert isinstance(events[-1], otp.app.AppStopped)
+    assert events[-1].code is ExitCode.OK
 
 
 async def test_serve_returns_the_exit_code_and_tree_hooks_hear_only_the_tree() -> None:
@@ -202,7 +204,8 @@ async def test_a_start_failure_names_the_child_path_and_stops_what_started() -> 
         )
     assert info.value.path == "shop/web/w2"
     assert isinstance(info.value.error, ConnectionRefusedError)
-    assert "shop/web/w2" in str(info.value) and "db down" in str(info.value)
+    assert "shop/web/w2" in str(info.value)
+    assert "db down" in str(info.value)
     assert log == ["start db", "start w1", "stop w1", "stop db"]
     assert after == ["flushed"]
     assert [type(e).__name__ for e in events] == ["AppStartFailed", "AppStopped"]

@@ -109,14 +109,25 @@ def _resolve(target: str) -> object:
         msg = f"{target!r} is an async function; give the tree, or a function returning it"
         raise _UsageError(msg)
     if callable(value):
-        return value()
+        try:
+            return value()
+        except Exception as exc:  # noqa: BLE001  (a usage error, shown in one line)
+            msg = f"calling {target!r} failed: {type(exc).__name__}: {exc}"
+            raise _UsageError(msg) from None
     return value  # run() names what is wrong with it
 
 
-def _print_event(event: AppEvent) -> None:
-    stream = sys.stderr if isinstance(event, AppStartFailed) else sys.stdout
-    stream.write(f"{event}\n")
-    stream.flush()
+class _Printer:
+    """Prints each application event on stdout; keeps a start failure for the last line."""
+
+    def __init__(self) -> None:
+        self.failure: AppStartFailed | None = None
+
+    def __call__(self, event: AppEvent) -> None:
+        if isinstance(event, AppStartFailed):
+            self.failure = event
+        sys.stdout.write(f"{event}\n")
+        sys.stdout.flush()
 
 
 def _not_printed(record: logging.LogRecord) -> bool:
@@ -145,12 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = top.level
     top.addHandler(handler)
     top.setLevel(args.log_level.upper())
+    printer = _Printer()
     try:
-        return run(
+        code = run(
             root,  # type: ignore[arg-type]  # run() checks it and names the problem
             name=args.name,
             shutdown_timeout=args.shutdown_timeout,
-            on_event=_print_event,
+            on_event=printer,
         )
     except (AppError, otp.ChildSpecError) as exc:
         sys.stderr.write(f"{PROG} run: error: {exc}\n")
@@ -158,3 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         top.removeHandler(handler)
         top.setLevel(saved)
+    if printer.failure is not None:
+        # One clear line, last, after the log with its traceback.
+        sys.stderr.write(f"{PROG} run: error: {printer.failure}\n")
+    return code
