@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import signal
 
@@ -396,3 +397,13 @@ def test_a_bad_root_is_rejected_naming_what_was_given() -> None:
         otp.app.run(otp.ChildSpec("w", worker), signals=False)
     with pytest.raises(otp.app.AppOptionError, match="timeout"):
         otp.app.ShutdownHook("h", worker, timeout=-1)
+
+
+@pytest.mark.parametrize("name", otp.app.__all__)
+def test_public_names_have_docstrings_with_examples_and_show_as_otp_app(name) -> None:
+    obj = getattr(otp.app, name)
+    doc = inspect.getdoc(obj)
+    assert doc, f"otp.app.{name} has no docstring"
+    assert "Example" in doc or "$ python" in doc, f"otp.app.{name}'s docstring has no example"
+    if inspect.isclass(obj) or inspect.isfunction(obj):
+        assert obj.__module__ == "otp.app"

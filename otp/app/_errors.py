@@ -13,7 +13,7 @@ def got(value: object) -> str:
 
 
 class AppError(OtpError):
-    """Base class of the errors of :mod:`otp.app`.
+    """Base class of the errors of ``otp.app``.
 
     Example::
 

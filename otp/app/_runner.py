@@ -550,7 +550,7 @@ def run(
     """Run a tree as an application in a new Trio run: :func:`serve` from sync code.
 
     A start failure is reported (:class:`AppStartFailed`, logged with its traceback) and
-    returns :attr:`ExitCode.START_FAILED` instead of raising.
+    returns ``ExitCode.START_FAILED`` instead of raising.
 
     Example::
 
