@@ -1,0 +1,192 @@
+"""``python -m otp run`` as a real process: real signals, exit codes, shutdown order.
+
+Every read and every wait is bounded; a process that outlives its test is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 10.0  # seconds: a bound on each wait, never reached when things work
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+class Process:
+    """A running ``python -m otp run``, with its stdout read line by line in a thread."""
+
+    def __init__(self, *args: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "otp", "run", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.errors: list[str] = []
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+        self.error_pump = threading.Thread(target=self._pump_errors, daemon=True)
+        self.error_pump.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _pump_errors(self) -> None:
+        assert self.proc.stderr is not None
+        self.errors.extend(self.proc.stderr)
+
+    def wait_for(self, text: str) -> None:
+        if text == "app-started":
+            text = "': started ("  # the runner's line, not a child's
+        while True:
+            try:
+                line = self.lines.get(timeout=WAIT)
+            except queue.Empty:
+                pytest.fail(f"no line with {text!r} within {WAIT} s; saw {self.seen}")
+            if line is None:
+                pytest.fail(f"stdout ended before a line with {text!r}; saw {self.seen}")
+            self.seen.append(line)
+            if text in line:
+                return
+
+    def finish(self) -> tuple[int, list[str], str]:
+        try:
+            self.proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail("the process did not exit in time")
+        self.error_pump.join(timeout=WAIT)
+        stderr = "".join(self.errors)
+        while True:
+            line = self.lines.get(timeout=WAIT)
+            if line is None:
+                break
+            self.seen.append(line)
+        return self.proc.returncode, self.seen, stderr
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=WAIT)
+        self.pump.join(timeout=WAIT)
+        self.error_pump.join(timeout=WAIT)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def launch() -> Iterator[type[Process]]:
+    started: list[Process] = []
+
+    def make(*args: str) -> Process:
+        process = Process(*args)
+        started.append(process)
+        return process
+
+    yield make  # type: ignore[misc]
+    for process in started:
+        process.close()
+
+
+def children(lines: list[str], word: str) -> list[str]:
+    return [line.split()[1] for line in lines if line.startswith("child ") and line.endswith(word)]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_the_tree_in_order(launch, signum, code) -> None:
+    process = launch("tests.app_targets:tree", "--name", "shop")
+    process.wait_for("app-started")
+    process.proc.send_signal(signum)
+    returncode, lines, stderr = process.finish()
+    assert returncode == code, stderr
+    assert children(lines, "started") == ["db", "w1", "w2"]
+    assert children(lines, "stopped") == ["w2", "w1", "db"]  # reverse order, none left
+    assert f"stopped ({signal.Signals(signum).name}): exit code {code}" in lines[-1]
+
+
+def test_a_second_signal_forces_the_rest_down(launch) -> None:
+    process = launch("tests.app_targets:slow_tree")
+    process.wait_for("app-started")
+    process.proc.send_signal(signal.SIGTERM)
+    process.wait_for("child cache cleaning up")
+    process.proc.send_signal(signal.SIGTERM)
+    returncode, lines, _ = process.finish()
+    assert returncode == 70
+    assert any("forcing the shutdown (second stop request (SIGTERM))" in line for line in lines), (
+        "\n".join(lines)
+    )
+    assert "child cache cut short" in lines
+    assert "child db stopped" in lines
+
+
+def test_the_deadline_forces_the_rest_down(launch) -> None:
+    process = launch("tests.app_targets:slow_tree", "--shutdown-timeout", "0.5")
+    process.wait_for("app-started")
+    process.proc.send_signal(signal.SIGINT)
+    returncode, lines, _ = process.finish()
+    assert returncode == 70
+    assert any("the shutdown deadline of 0.5 s passed" in line for line in lines)
+
+
+def test_a_start_failure_names_the_child_and_stops_what_started(launch) -> None:
+    process = launch("tests.app_targets:failing_tree", "--name", "shop")
+    returncode, lines, stderr = process.finish()
+    assert returncode == 3
+    last = stderr.strip().splitlines()[-1]
+    assert "child 'shop/web/w2' failed: RuntimeError: w2 cannot connect" in last
+    assert "ExceptionGroup" not in stderr
+    assert "Traceback" in stderr  # the traceback is in the log
+    assert children(lines, "stopped") == ["w1", "db"]
+
+
+def test_a_tree_file_and_a_factory_run(launch, tmp_path) -> None:
+    tree = tmp_path / "shop.toml"
+    tree.write_text(
+        'name = "filed"\n\n[[children]]\nid = "db"\nstart = "tests.app_targets:worker"\n'
+        'args = ["db"]\n',
+        encoding="utf-8",
+    )
+    for target, name in ((str(tree), "filed"), ("tests.app_targets:make_tree", "shop")):
+        process = launch(target)
+        process.wait_for(f"app {name!r}: started")
+        process.proc.send_signal(signal.SIGTERM)
+        returncode, lines, _ = process.finish()
+        assert returncode == 143
+        assert "child db stopped" in lines
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("no_such_module_xyz:tree", "cannot import 'no_such_module_xyz'"),
+        ("tests.app_targets:nothing", "has no attribute 'nothing'"),
+        ("tests.app_targets", "neither 'module:attribute' nor a .toml/.json tree file"),
+        ("missing.toml", "missing.toml"),
+        ("tests.app_targets:not_a_tree", "the root must be a list of otp.ChildSpec"),
+        ("tests.app_targets:say", "calling 'tests.app_targets:say' failed: TypeError"),
+    ],
+)
+def test_a_bad_target_exits_2_with_a_message(launch, target, message) -> None:
+    returncode, _, stderr = launch(target).finish()
+    assert returncode == 2
+    assert message in stderr
