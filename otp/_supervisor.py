@@ -143,8 +143,9 @@ class Supervisor(SupervisorBase):
 
         Raises:
             ChildAlreadyStarted: A running child has this id (``exc.child`` is it).
-            ChildAlreadyPresent: A stopped child has this id; use :meth:`restart_child`.
-            ChildRestarting: A child with this id is waiting for its restart.
+            ChildAlreadyPresent: A child that is not running has this id: stopped (use
+                :meth:`restart_child`), or waiting for its restart, as Erlang's
+                ``already_present``.
             StartError: The child failed to start (the cause is ``__cause__``); the spec is
                 not kept.
             SupervisorNotRunning: The supervisor is stopping or stopped.
@@ -164,13 +165,18 @@ class Supervisor(SupervisorBase):
                 if slot.child is not None:
                     msg = f"supervisor {self.name!r}: child {spec.id!r} is already started"
                     raise ChildAlreadyStarted(msg, slot.child)
+                # Erlang's already_present covers a child waiting for its restart too.
                 if slot.state is ChildState.RESTARTING:
-                    msg = f"supervisor {self.name!r}: child {spec.id!r} is restarting"
-                    raise ChildRestarting(msg)
-                msg = (
-                    f"supervisor {self.name!r}: child {spec.id!r} is already present (stopped); "
-                    "use restart_child() to start it, or delete_child() first"
-                )
+                    msg = (
+                        f"supervisor {self.name!r}: child {spec.id!r} is already present "
+                        "(waiting for its restart); terminate_child() and delete_child() it "
+                        "first to replace its spec"
+                    )
+                else:
+                    msg = (
+                        f"supervisor {self.name!r}: child {spec.id!r} is already present "
+                        "(stopped); use restart_child() to start it, or delete_child() first"
+                    )
                 raise ChildAlreadyPresent(msg)
             slot = _Slot(spec, self.name)
             self._slots[spec.id] = slot

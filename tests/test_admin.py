@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import trio
 
@@ -140,7 +142,8 @@ async def test_restarting_children_refuse_restart_delete_and_start() -> None:
             await sup.restart_child("a")
         with pytest.raises(otp.ChildRestarting):
             await sup.delete_child("a")
-        with pytest.raises(otp.ChildRestarting):
+        # Erlang's already_present: the id is taken by a child that is not running.
+        with pytest.raises(otp.ChildAlreadyPresent, match="waiting for its restart"):
             await sup.start_child(harness.spec("a"))
         assert sup.count_children() == otp.ChildCounts(specs=1, active=0, supervisors=0, workers=1)
 
@@ -212,3 +215,24 @@ async def test_concurrent_admin_calls_are_serialised() -> None:
             child = await sup.restart_child("a")
             assert child is not None
         assert trio.current_time() == pytest.approx(5.0)
+
+
+async def test_start_child_of_a_child_in_a_failing_restart_loop_is_already_present() -> None:
+    attempts = 0
+
+    async def flaky(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:
+            raise RuntimeError("cannot start again")
+        task_status.started()
+        raise RuntimeError("crash")
+
+    spec = otp.ChildSpec("a", flaky)
+    async with otp.open_supervisor([], intensity=1000, period=1) as sup:
+        await sup.start_child(spec)
+        await trio.sleep(0)  # the crash, then restarts that keep failing, retried in turn
+        assert sup.which_children()[0].state is otp.ChildState.RESTARTING
+        with pytest.raises(otp.ChildAlreadyPresent, match="waiting for its restart"):
+            await sup.start_child(spec)
+        await sup.terminate_child("a")
