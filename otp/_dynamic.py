@@ -220,14 +220,28 @@ class DynamicSupervisor(SupervisorBase):
             return ChildCounts(1, total - restarting, total, 0)
         return ChildCounts(1, total - restarting, 0, total)
 
-    def get_childspec(self) -> ChildSpec:
-        """The template spec.
+    def get_childspec(self, child: Child | object) -> ChildSpec:
+        """The spec of one child, given its :class:`Child` handle or its started value.
+
+        As Erlang's ``get_childspec(Sup, Pid)``: the template with this child's arguments
+        (the template's, then the extra arguments its ``start_child`` got). The template
+        itself is :attr:`template`.
+
+        Raises:
+            ChildNotFound: No child of this supervisor has this handle or value (any more).
 
         Example::
 
-            assert pool.get_childspec().restart is otp.Restart.TEMPORARY
+            child = await pool.start_child(conn)
+            assert pool.get_childspec(child).args == (*pool.template.args, conn)
         """
-        return self._template
+        entry = self._find(child)
+        if entry is None:
+            msg = f"supervisor {self.name!r} has no child {child!r} any more (it has ended)"
+            raise ChildNotFound(msg)
+        if entry.args is self._template.args:
+            return self._template
+        return attrs.evolve(self._template, args=entry.args)
 
     # --- bookkeeping ------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ async def test_start_child_appends_extra_args_to_the_template_args() -> None:
         assert child.value == "w-1"
         assert child.args == ("w", 1)
         assert child.id == "worker"
-        assert sup.template is sup.get_childspec()
+        assert sup.get_childspec(child).args == ("w", 1)
         assert sup.count_children() == otp.ChildCounts(specs=1, active=1, supervisors=0, workers=1)
 
 
@@ -245,3 +245,26 @@ async def test_repr() -> None:
     async with otp.open_dynamic_supervisor(pool.template(), name="pool") as sup:
         await sup.start_child(1)
         assert repr(sup) == "<otp.DynamicSupervisor 'pool' (1 children, running)>"
+
+
+async def test_get_childspec_takes_a_child_and_gives_its_spec_with_its_extra_args() -> None:
+    # Erlang's get_childspec(Sup, Pid) on a simple_one_for_one supervisor.
+    pool = Pool()
+    async with otp.open_dynamic_supervisor(pool.template(restart="transient")) as sup:
+        first = await sup.start_child(1)
+        second = await sup.start_child(2)
+        assert first is not None
+        assert second is not None
+        spec = sup.get_childspec(first)
+        assert spec.args == ("w", 1)
+        assert (spec.id, spec.start, spec.restart) == (
+            sup.template.id,
+            sup.template.start,
+            otp.Restart.TRANSIENT,
+        )
+        assert sup.get_childspec(second.value).args == ("w", 2)  # by started value too
+        await sup.terminate_child(first)
+        with pytest.raises(otp.ChildNotFound, match="has ended"):
+            sup.get_childspec(first)
+        with pytest.raises(otp.ChildNotFound):
+            sup.get_childspec("nobody's value")
