@@ -236,6 +236,7 @@ class Supervisor(SupervisorBase):
             self._check_running()
             slot = self._slot(child_id)
             self._check_stopped(slot)
+            self._detach(slot)  # a sibling waiting in a group restart: started now instead
             try:
                 return await self._start_slot(slot, restart=True)
             except StartFailure as failure:
@@ -260,6 +261,7 @@ class Supervisor(SupervisorBase):
             self._check_running()
             slot = self._slot(child_id)
             self._check_stopped(slot)
+            self._detach(slot)
             del self._slots[child_id]
 
     def which_children(self) -> list[ChildInfo]:
@@ -438,8 +440,10 @@ class Supervisor(SupervisorBase):
             return False
         if mode is AutoShutdown.ANY_SIGNIFICANT:
             return True
+        # A sibling waiting in a group restart shows `stopped` but is coming back.
         return not any(
-            slot.spec.significant and slot.state is not ChildState.STOPPED
+            slot.spec.significant
+            and (slot.state is not ChildState.STOPPED or slot.pending is not None)
             for slot in self._slots.values()
         )
 
@@ -465,7 +469,9 @@ class Supervisor(SupervisorBase):
         members = [member for member in group if self._holds(member)]
         for member in members:
             self._detach(member)
-            member.state = ChildState.RESTARTING
+            # As in Erlang, only the child being restarted is `restarting`; the siblings
+            # stopped with it are `stopped` (pid undefined) until they are started again.
+            member.state = ChildState.RESTARTING if member is leader else ChildState.STOPPED
         delay = self._backoff_delay(leader, started_at)
         if delay > 0:
             self._defer(leader, members, delay)
@@ -498,7 +504,7 @@ class Supervisor(SupervisorBase):
         retry = [member for member in self._group(failed) if member.child is None]
         for member in retry:
             self._detach(member)
-            member.state = ChildState.RESTARTING
+            member.state = ChildState.RESTARTING if member is failed else ChildState.STOPPED
         self._defer(failed, retry, self._backoff_delay(failed, None))
 
     def _defer(self, leader: _Slot, members: list[_Slot], delay: float) -> None:

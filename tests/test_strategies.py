@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pytest
 import trio
@@ -357,3 +358,58 @@ async def test_supervisor_started_with_nursery_start_raises_bare_escalation() ->
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(otp.supervisor, [harness.spec("x")], intensity=0))
             harness.crash("x")
+
+
+@pytest.mark.parametrize("strategy", ["rest_for_one", "one_for_all"])
+async def test_a_failing_group_restart_shows_only_the_child_being_restarted_as_restarting(
+    strategy: str,
+) -> None:
+    # Erlang/OTP: while a group restart is retried (try_again), the child being restarted is
+    # `restarting` and the siblings it stopped have no pid (`stopped`) until started again.
+    failing = True
+
+    async def flaky(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        if failing:
+            raise RuntimeError("cannot start")
+        task_status.started()
+        await trio.sleep_forever()
+
+    harness = Harness()
+    specs = [harness.spec("a"), harness.spec("b"), otp.ChildSpec("c", flaky), harness.spec("d")]
+    backoff = otp.Backoff(min=1.0, max=1.0)
+    failing = False
+    async with otp.open_supervisor(
+        specs, strategy=strategy, backoff=backoff, intensity=100, period=1000
+    ) as sup:
+        failing = True
+        harness.crash("b")
+        for _ in range(3):  # the first restart of b's group, then retries from c that fail
+            await trio.sleep(1)
+            await settle()
+            states = {info.id: info.state.value for info in sup.which_children()}
+            assert states["c"] == "restarting"
+            assert states["d"] == "stopped"
+            assert states["a"] == ("running" if strategy == "rest_for_one" else "stopped")
+            assert [state for state in states.values()].count("restarting") == 1
+        failing = False
+        await trio.sleep(1)
+        await settle()
+        assert {info.state.value for info in sup.which_children()} == {"running"}
+
+
+async def test_a_stopped_sibling_waiting_in_a_group_restart_can_be_started_by_hand() -> None:
+    harness = Harness()
+    backoff = otp.Backoff(min=5.0, max=5.0)
+    specs = [harness.spec(name) for name in "abc"]
+    async with otp.open_supervisor(specs, strategy="rest_for_one", backoff=backoff) as sup:
+        harness.crash("b")
+        await settle()
+        assert sup.which_children()[0].state is otp.ChildState.STOPPED  # c, newest first
+        with pytest.raises(otp.ChildRestarting):
+            await sup.restart_child("b")  # the child being restarted waits for its turn
+        await sup.restart_child("c")
+        harness.clear()
+        await trio.sleep(5)
+        await settle()
+        assert [e for e in harness.starts_and_stops() if e[0] == "start"] == [("start", "b")]
+        assert {info.state.value for info in sup.which_children()} == {"running"}
