@@ -390,7 +390,7 @@ async def test_a_failing_group_restart_shows_only_the_child_being_restarted_as_r
             assert states["c"] == "restarting"
             assert states["d"] == "stopped"
             assert states["a"] == ("running" if strategy == "rest_for_one" else "stopped")
-            assert [state for state in states.values()].count("restarting") == 1
+            assert list(states.values()).count("restarting") == 1
         failing = False
         await trio.sleep(1)
         await settle()
