@@ -423,11 +423,15 @@ class SupervisorBase:
             except trio.WouldBlock:
                 await lock.acquire()
             try:
-                if await self._handle(message):
-                    self._stop_reason = "auto_shutdown"
-                    return
+                done = await self._handle(message)
             finally:
                 lock.release()
+            # Until the next message, this frame would keep the last ended child alive, and
+            # with it its arguments, started value and exception.
+            del message
+            if done:
+                self._stop_reason = "auto_shutdown"
+                return
 
     def _gave_up(self, give_up: GiveUp) -> RestartIntensityExceeded:
         flags = self._flags
