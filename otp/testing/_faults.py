@@ -23,8 +23,10 @@ kind                effect
 ``fail_start``      the child's next start raises :class:`InjectedFault` before its init
 ``fail_terminate``  the child raises :class:`InjectedFault` when it is next stopped
 ``cancel_restart``  the child crashes and its next start takes ``delay`` s; halfway through
-                    that restart, its supervisor is stopped by its own parent, which cancels
-                    the restart in the middle
+                    that restart, its supervisor crashes, which cancels the restart in the
+                    middle; the supervisor's parent then restarts it by its own rules
+                    (strategy, intensity, backoff, retries of a failed start), as it would
+                    after any real crash
 ==================  =========================================================================
 """
 
@@ -45,7 +47,7 @@ from .._exceptions import OtpError, Stop
 from .._numbers import as_float
 from .._server import GenServer, ServerStart
 from .._spec import ChildSpec
-from .._supervisor import NestedSupervisor, Supervisor
+from .._supervisor import NestedSupervisor
 
 __all__ = ["Fault", "FaultInjector", "FaultKind", "FaultPlan", "InjectedFault"]
 
@@ -211,8 +213,14 @@ class FaultPlan:
         return cls(tuple(faults), seed)
 
     def targets(self) -> set[str]:
-        """Every path the plan targets."""
-        return {fault.target for fault in self.faults}
+        """Every path the plan targets (with the supervisors ``cancel_restart`` crashes)."""
+        paths = {fault.target for fault in self.faults}
+        paths.update(
+            fault.target.rpartition("/")[0]
+            for fault in self.faults
+            if fault.kind is FaultKind.CANCEL_RESTART and "/" in fault.target
+        )
+        return paths
 
 
 @final
@@ -470,27 +478,24 @@ class FaultInjector:
         return ""
 
     async def _cancel_restart(self, fault: Fault) -> str:
-        """Halfway through the target's slowed restart, stop its supervisor from above.
+        """Halfway through the target's slowed restart, crash its supervisor.
 
-        Returns a note when that part could not be done.
+        A crash, not an admin stop and start from above: the supervisor's parent then
+        restarts it by its own rules (retrying a start that fails, or giving up and
+        escalating), so the tree ends in a state a real fault could leave. Returns a note
+        when that part could not be done.
         """
-        target = self._targets[fault.target]
-        live = [i for i in target.incarnations if i.child is not None]
-        if not live or live[0].child is None:
-            return "the target ended before its restart could be interrupted"
-        own = live[0].child.supervisor._own_child
-        if own is None:
-            return "only crashed: its supervisor is the root, which nothing above can stop"
+        parent_path = fault.target.rpartition("/")[0]
+        if not parent_path:
+            return "only crashed: its supervisor is the root, which has no parent to restart it"
         await trio.sleep(fault.delay / 2)
-        grandparent = own.supervisor
-        try:
-            if isinstance(grandparent, Supervisor):
-                await grandparent.terminate_child(own.id)
-                await grandparent.restart_child(own.id)
-            else:
-                await grandparent.terminate_child(own)
-        except OtpError as exc:
-            return f"only crashed: stopping its supervisor failed ({exc})"
+        parent = self._targets.get(parent_path)
+        live = [] if parent is None else [i for i in parent.incarnations if i.action is None]
+        if not live:
+            return "only crashed: its supervisor was not running halfway through the restart"
+        incarnation = live[0]
+        incarnation.action = FaultKind.CRASH
+        incarnation.scope.cancel()
         return ""
 
 
