@@ -1,8 +1,34 @@
-"""Layered configuration for otp applications, with reload, server callbacks and spec upgrades."""
+"""Layered configuration for otp applications: load, validate, reload, tell the servers.
 
+Precedence, lowest first: the schema's defaults, a TOML file, environment variables under a
+prefix (``OTP_DB__POOL_SIZE`` sets ``db.pool_size``), explicit overrides. A
+:class:`Config` reloads on demand (the app runner calls :meth:`Config.reload` on SIGHUP) or
+when its file changes, validating first; servers mixing in :class:`ConfigAware` get
+``config_change(changed, new, removed)`` inside their own task.
+"""
+
+from ._aware import ConfigAware as ConfigAware
 from ._errors import ConfigError as ConfigError
+from ._holder import Config as Config
+from ._holder import ConfigChange as ConfigChange
+from ._holder import ConfigDelivery as ConfigDelivery
+from ._holder import ConfigReloaded as ConfigReloaded
+from ._holder import ConfigReloadFailed as ConfigReloadFailed
+from ._holder import diff_configs as diff_configs
 from ._loader import load_config as load_config
 from ._origin import Layer as Layer
 from ._origin import Origin as Origin
 
-__all__ = ["ConfigError", "Layer", "Origin", "load_config"]
+__all__ = [
+    "Config",
+    "ConfigAware",
+    "ConfigChange",
+    "ConfigDelivery",
+    "ConfigError",
+    "ConfigReloadFailed",
+    "ConfigReloaded",
+    "Layer",
+    "Origin",
+    "diff_configs",
+    "load_config",
+]
