@@ -80,15 +80,19 @@ def test_messages_name_the_key_and_the_layer(tmp_path: Path) -> None:
         "debug: expected bool, got 'no' (from an override)",
     )
     assert problems(environ={"OTP_DEBUG": "maybe"}) == (
-        "debug: expected bool (true/false, 1/0, yes/no, on/off), got 'maybe' "
-        "(from environment variable OTP_DEBUG)",
+        (
+            "debug: expected bool (true/false, 1/0, yes/no, on/off), got 'maybe' "
+            "(from environment variable OTP_DEBUG)"
+        ),
     )
 
 
 def test_unknown_keys_are_errors_with_a_suggestion(tmp_path: Path) -> None:
     assert problems(environ={"OTP_DB__POOL_SIZ": "1"}) == (
-        "db.pool_siz: unknown key (did you mean OTP_DB__POOL_SIZE?) "
-        "(from environment variable OTP_DB__POOL_SIZ)",
+        (
+            "db.pool_siz: unknown key (did you mean OTP_DB__POOL_SIZE?) "
+            "(from environment variable OTP_DB__POOL_SIZ)"
+        ),
     )
     toml = write(tmp_path / "app.toml", "[db]\npool = 3\n")
     assert problems(file=toml, environ={}) == (
