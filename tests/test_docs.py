@@ -28,6 +28,7 @@ import trio
 import trio.testing
 
 import otp
+import otp.config
 import otp.testing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +106,7 @@ def _virtual_time_run(real_run: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_program(source: str, filename: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    code = compile(source, filename, "exec")
+    code = compile(source, filename, "exec", dont_inherit=True)  # run as written
     monkeypatch.setattr(trio, "run", _virtual_time_run(trio.run))
     out = io.StringIO()
     with _logging_restored(), contextlib.redirect_stdout(out):
@@ -134,6 +135,7 @@ def test_api_reference_covers_every_public_name() -> None:
     documented = _documented_names((ROOT / "docs" / "api.md").read_text(encoding="utf-8"))
     public = {f"otp.{name}" for name in otp.__all__}
     public |= {f"otp.testing.{name}" for name in otp.testing.__all__}
+    public |= {f"otp.config.{name}" for name in otp.config.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []

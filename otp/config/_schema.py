@@ -70,7 +70,8 @@ def map_value_type(tp: Any) -> Any:  # noqa: ANN401
 @functools.cache
 def fields_of(cls: type) -> dict[str, Any]:
     """A section's keys and their resolved types."""
-    attrs.resolve_types(cls)
+    if any(isinstance(field.type, str) for field in attrs.fields(cls)):
+        attrs.resolve_types(cls)  # string annotations (``from __future__ import annotations``)
     return {field.name: field.type for field in attrs.fields(cls)}
 
 
