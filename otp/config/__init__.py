@@ -18,8 +18,14 @@ from ._holder import diff_configs as diff_configs
 from ._loader import load_config as load_config
 from ._origin import Layer as Layer
 from ._origin import Origin as Origin
+from ._upgrade import ChildSpecsApplied as ChildSpecsApplied
+from ._upgrade import SpecChange as SpecChange
+from ._upgrade import SpecDiff as SpecDiff
+from ._upgrade import apply_child_specs as apply_child_specs
+from ._upgrade import diff_child_specs as diff_child_specs
 
 __all__ = [
+    "ChildSpecsApplied",
     "Config",
     "ConfigAware",
     "ConfigChange",
@@ -29,6 +35,10 @@ __all__ = [
     "ConfigReloaded",
     "Layer",
     "Origin",
+    "SpecChange",
+    "SpecDiff",
+    "apply_child_specs",
+    "diff_child_specs",
     "diff_configs",
     "load_config",
 ]
