@@ -209,13 +209,20 @@ async def test_config_change_failure_is_reported_and_the_server_restarts() -> No
 
     overrides: dict[str, Any] = {"db.pool_size": 1}
     config = Config(Settings, environ={}, overrides=overrides)
-    async with otp.open_supervisor([otp.ChildSpec("pool", Fragile, (config,))]) as sup:
+    restarted = trio.Event()
+
+    def hook(event: otp.SupervisorEvent) -> None:
+        if isinstance(event, otp.ChildStarted) and event.restart:
+            restarted.set()
+
+    spec = otp.ChildSpec("pool", Fragile, (config,))
+    async with otp.open_supervisor([spec], hooks=[hook]) as sup:
         overrides["db.pool_size"] = 2
         result = await config.reload()
         assert isinstance(result, ConfigReloaded)
         (delivery,) = result.deliveries
         assert isinstance(delivery.error, otp.ServerExited)
-        await trio.lowlevel.checkpoint()
+        await restarted.wait()
         pool = sup.get_child("pool").value  # type: ignore[union-attr]
         size, _ = await pool.call("get")
         assert size == 2  # the restarted server read the new value in init

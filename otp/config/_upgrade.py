@@ -73,7 +73,7 @@ class SpecChange:
     action: Literal["stopped", "started", "restarted"]
     error: BaseException | None = None
     restored: bool = False
-    """For a failed restart: whether the old spec was started again."""
+    """Whether a failed restart started the old spec again."""
 
 
 @final
