@@ -104,7 +104,12 @@ def diff_configs(old: object, new: object) -> ConfigChange:
 @final
 @attrs.frozen
 class ConfigDelivery:
-    """How one registered server took a change: ``error`` is ``None`` if it applied it."""
+    """How one registered server took a change: ``error`` is ``None`` if it applied it.
+
+    Example::
+
+        failed = [d.server for d in result.deliveries if d.error is not None]
+    """
 
     server: ServerRef[Any, Any]
     error: BaseException | None = None

@@ -67,7 +67,13 @@ def diff_child_specs(old: Sequence[ChildSpec], new: Sequence[ChildSpec]) -> Spec
 @final
 @attrs.frozen
 class SpecChange:
-    """One step of an upgrade: ``error`` is ``None`` if it worked."""
+    """One step of an upgrade: ``error`` is ``None`` if it worked.
+
+    Example::
+
+        for change in report.changes:
+            print(change.id, change.action, change.error)
+    """
 
     id: Hashable
     action: Literal["stopped", "started", "restarted"]
