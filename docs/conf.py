@@ -78,3 +78,16 @@ nitpick_ignore_regex = (
 nitpick_ignore += [("py:class", f"otp._server.{name}") for name in ("RequestT", "ReplyT")]
 nitpick_ignore += [("py:class", "otp._breaker.T"), ("py:class", "Ts")]
 nitpick_ignore += [("py:class", "otp.testing._recorder.EventT")]
+# otp.config: its type variables, its sink alias and trio-util's AsyncValue (no inventory).
+nitpick_ignore += [
+    ("py:class", name)
+    for name in (
+        "T",
+        "Sink",
+        "otp.config._aware.RequestT",
+        "otp.config._aware.ReplyT",
+        "otp.config._holder.T",
+        "otp.config._loader.T",
+        "trio_util._async_value.AsyncValue",
+    )
+]

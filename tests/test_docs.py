@@ -29,6 +29,7 @@ import trio.testing
 
 import otp
 import otp.app
+import otp.config
 import otp.testing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +107,7 @@ def _virtual_time_run(real_run: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_program(source: str, filename: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    code = compile(source, filename, "exec")
+    code = compile(source, filename, "exec", dont_inherit=True)  # run as written
     monkeypatch.setattr(trio, "run", _virtual_time_run(trio.run))
     out = io.StringIO()
     with _logging_restored(), contextlib.redirect_stdout(out):
@@ -136,6 +137,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public = {f"otp.{name}" for name in otp.__all__}
     public |= {f"otp.testing.{name}" for name in otp.testing.__all__}
     public |= {f"otp.app.{name}" for name in otp.app.__all__}
+    public |= {f"otp.config.{name}" for name in otp.config.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []
