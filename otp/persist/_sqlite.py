@@ -231,10 +231,13 @@ class SqliteStore:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(connection)
+                connection.execute("COMMIT")
             except BaseException:
-                connection.execute("ROLLBACK")
+                # After some errors (a full disk) SQLite has rolled back already; a second
+                # rollback would hide the real error.
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 raise
-            connection.execute("COMMIT")
             return result
 
         try:
