@@ -186,7 +186,7 @@ class SagaCoordinator:
         """Start saga ``saga`` as ``saga_id``; return once its start is persisted.
 
         Raises:
-            SagaError: No saga of that name, or the id is taken in this coordinator's run.
+            SagaError: No saga of that name, or the id is in the log already.
         """
         if saga not in self._sagas:
             msg = f"no saga named {saga!r} (known: {sorted(self._sagas)})"
@@ -203,13 +203,13 @@ class SagaCoordinator:
         self._nursery.start_soon(self._run, saga_id)
 
     async def wait(self, saga_id: str) -> SagaOutcome:
-        """Wait for saga ``saga_id`` to end (it may be one resumed after a restart).
+        """Wait for saga ``saga_id`` to end; it may have been started before a restart.
 
         Raises:
-            SagaError: This coordinator knows no saga of that id.
+            SagaError: No saga of that id is in the log.
         """
         if saga_id not in self._ended:
-            msg = f"no saga {saga_id!r} started or resumed in this coordinator's run"
+            msg = f"no saga {saga_id!r} in the log {self._stream!r}"
             raise SagaError(msg)
         await self._ended[saga_id].wait()
         return self._outcomes[saga_id]
@@ -256,6 +256,10 @@ class SagaCoordinator:
             progress.compensated.add(entry["step"])
         elif kind == "ended":
             del self._running[saga_id]
+            outcome = SagaOutcome(saga_id, entry["status"], progress.results, entry["error"])
+            self._outcomes[saga_id] = outcome
+            self._ended[saga_id] = ended = trio.Event()
+            ended.set()
 
     async def _run(self, saga_id: str) -> None:
         progress = self._running[saga_id]
