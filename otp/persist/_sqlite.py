@@ -39,9 +39,9 @@ CREATE TABLE IF NOT EXISTS otp_events (
     data TEXT NOT NULL,
     UNIQUE (stream, sequence)
 );
-CREATE TABLE IF NOT EXISTS otp_streams (
-    stream TEXT PRIMARY KEY, last_sequence INTEGER NOT NULL
-);
+CREATE TABLE IF NOT EXISTS otp_compacted (
+    stream TEXT PRIMARY KEY, up_to INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS otp_snapshots (
     stream TEXT NOT NULL, sequence INTEGER NOT NULL, version INTEGER NOT NULL,
     data TEXT NOT NULL, PRIMARY KEY (stream, sequence)
@@ -340,9 +340,7 @@ class SqliteStore:
 
     async def last_sequence(self, stream: str) -> int:
         """See :meth:`otp.persist.EventStore.last_sequence`."""
-        query = "SELECT last_sequence FROM otp_streams WHERE stream = ?"
-        row = await self._read(lambda c: c.execute(query, (stream,)).fetchone())
-        return 0 if row is None else int(row[0])
+        return await self._read(lambda c: _last_sequence(c, stream))
 
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """See :meth:`otp.persist.EventStore.read_all`."""
@@ -414,8 +412,19 @@ class SqliteStore:
 
     async def delete_events(self, stream: str, *, up_to: int) -> None:
         """See :meth:`otp.persist.EventStore.delete_events`."""
-        query = "DELETE FROM otp_events WHERE stream = ? AND sequence <= ?"
-        await self._write(lambda c: c.execute(query, (stream, up_to)))
+
+        def delete(connection: sqlite3.Connection) -> None:
+            mark = min(up_to, _last_sequence(connection, stream))
+            connection.execute(
+                "INSERT INTO otp_compacted (stream, up_to) VALUES (?, ?) ON CONFLICT (stream) "
+                "DO UPDATE SET up_to = max(up_to, excluded.up_to)",
+                (stream, mark),
+            )
+            connection.execute(
+                "DELETE FROM otp_events WHERE stream = ? AND sequence <= ?", (stream, up_to)
+            )
+
+        await self._write(delete)
 
     async def load_offset(self, name: str) -> int:
         """See :meth:`otp.persist.EventStore.load_offset`."""
@@ -429,37 +438,50 @@ class SqliteStore:
         await self._write(lambda c: c.execute(query, (name, position)))
 
 
+_LAST = (
+    "SELECT max(coalesce((SELECT max(sequence) FROM otp_events WHERE stream = ?1), 0), "
+    "coalesce((SELECT up_to FROM otp_compacted WHERE stream = ?1), 0))"
+)
+"""A stream's last sequence: its last event's, or the compaction mark if it deleted them."""
+
+
+def _last_sequence(connection: sqlite3.Connection, stream: str) -> int:
+    return int(connection.execute(_LAST, (stream,)).fetchone()[0])
+
+
 def _append_batch(
     connection: sqlite3.Connection, batch: list[_Append]
 ) -> tuple[list[outcome.Outcome[int]], int]:
-    """Write each append of ``batch`` that passes its check; give the outcomes and position."""
+    """Write each append of ``batch`` that passes its check; give the outcomes and position.
+
+    The check reads the stream's last sequence from the ``(stream, sequence)`` index, so an
+    append writes no page but its events' (the uniqueness of that index backs the check).
+    """
     results: list[outcome.Outcome[int]] = []
+    insert = "INSERT INTO otp_events (stream, sequence, type, version, data) VALUES (?, ?, ?, ?, ?)"
+    position = None
     for request in batch:
-        row = connection.execute(
-            "SELECT last_sequence FROM otp_streams WHERE stream = ?", (request.stream,)
-        ).fetchone()
-        last = 0 if row is None else int(row[0])
-        if request.expected is not None and request.expected != last:
-            results.append(
-                outcome.Error(ConcurrencyConflict(request.stream, request.expected, last))
+        stream, events, expected = request.stream, request.events, request.expected
+        actual = _last_sequence(connection, stream)
+        if expected is not None and expected != actual:
+            results.append(outcome.Error(ConcurrencyConflict(stream, expected, actual)))
+            continue
+        if len(events) == 1:
+            event = events[0]
+            cursor = connection.execute(
+                insert, (stream, actual + 1, event.type, event.version, event.data)
             )
-            continue
-        if not request.events:
-            results.append(outcome.Value(last))
-            continue
-        first = last + 1
-        connection.executemany(
-            "INSERT INTO otp_events (stream, sequence, type, version, data) VALUES (?, ?, ?, ?, ?)",
-            [
-                (request.stream, first + index, event.type, event.version, event.data)
-                for index, event in enumerate(request.events)
-            ],
-        )
-        last += len(request.events)
-        connection.execute(
-            "INSERT INTO otp_streams (stream, last_sequence) VALUES (?, ?) "
-            "ON CONFLICT (stream) DO UPDATE SET last_sequence = excluded.last_sequence",
-            (request.stream, last),
-        )
-        results.append(outcome.Value(last))
-    return results, SqliteStore._last_position_sync(connection)
+            position = cursor.lastrowid
+        elif events:
+            connection.executemany(
+                insert,
+                [
+                    (stream, actual + 1 + index, event.type, event.version, event.data)
+                    for index, event in enumerate(events)
+                ],
+            )
+            position = None
+        results.append(outcome.Value(actual + len(events)))
+    if position is None:
+        position = SqliteStore._last_position_sync(connection)
+    return results, int(position)
