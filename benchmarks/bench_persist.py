@@ -142,7 +142,9 @@ async def build(path: Path, size: int) -> None:
 
 async def recover(path: Path, *, snapshot: bool) -> float:
     async with otp.persist.SqliteStore.open(path) as store:
-        if snapshot and await store.load_snapshot("big") is None:
+        if not snapshot:
+            await store.delete_snapshots("big", keep=0)  # an earlier run's would be used
+        elif await store.load_snapshot("big") is None:
             async with trio.open_nursery() as nursery:
                 ref = await nursery.start(Counter.start, store, "big")
                 await ref.call(otp.persist.SaveSnapshot, timeout=None)

@@ -78,3 +78,8 @@ nitpick_ignore_regex = (
 nitpick_ignore += [("py:class", f"otp._server.{name}") for name in ("RequestT", "ReplyT")]
 nitpick_ignore += [("py:class", "otp._breaker.T"), ("py:class", "Ts")]
 nitpick_ignore += [("py:class", "otp.testing._recorder.EventT")]
+# otp.persist: callable aliases in signatures, and cattrs (no inventory).
+nitpick_ignore += [("py:class", name) for name in ("Upcaster", "Action", "Compensation", "Handler")]
+nitpick_ignore += [("py:class", "cattrs.Converter")]
+if OFFLINE:
+    nitpick_ignore += [("py:class", "pathlib.Path")]

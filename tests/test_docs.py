@@ -28,6 +28,7 @@ import trio
 import trio.testing
 
 import otp
+import otp.persist
 import otp.testing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +135,7 @@ def test_api_reference_covers_every_public_name() -> None:
     documented = _documented_names((ROOT / "docs" / "api.md").read_text(encoding="utf-8"))
     public = {f"otp.{name}" for name in otp.__all__}
     public |= {f"otp.testing.{name}" for name in otp.testing.__all__}
+    public |= {f"otp.persist.{name}" for name in otp.persist.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import pytest
 import trio
@@ -94,3 +95,13 @@ def test_bad_projection_options_are_refused() -> None:
             await otp.persist.run_projection("p", otp.persist.MemoryStore(), handler, batch_size=0)
 
     trio.run(main)
+
+
+@pytest.mark.parametrize("name", otp.persist.__all__)
+def test_persist_names_are_documented_with_examples_and_show_as_otp_persist(name: str) -> None:
+    obj = getattr(otp.persist, name)
+    doc = inspect.getdoc(obj)
+    assert doc, name
+    assert "Example" in doc, name
+    if inspect.isclass(obj) or inspect.isfunction(obj):
+        assert obj.__module__ == "otp.persist"

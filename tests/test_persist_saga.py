@@ -116,7 +116,7 @@ def test_bad_saga_definitions_are_refused_at_declaration() -> None:
         Saga("s", [])
     with pytest.raises(otp.persist.SagaError, match="two steps are named 'a'"):
         Saga("s", [Step("a", act), Step("a", act)])
-    with pytest.raises(ValueError, match="Step.timeout"):
+    with pytest.raises(ValueError, match=r"Step\.timeout"):
         Step("a", act, timeout=0)
 
 
@@ -155,9 +155,7 @@ async def test_a_saga_crashed_at_every_step_boundary_resumes_or_compensates(
                 )
                 await coordinator.run("order", "o-1")
         async with trio.open_nursery() as nursery:  # the restart, on the same store
-            coordinator = await nursery.start(
-                otp.persist.saga_coordinator, store, [world.saga()]
-            )
+            coordinator = await nursery.start(otp.persist.saga_coordinator, store, [world.saga()])
             ended_already = after_commit and crash_at == BOUNDARIES[fail_at]
             assert coordinator.running == ([] if ended_already else ["o-1"])
             outcome = await coordinator.wait("o-1")

@@ -79,7 +79,7 @@ async def test_a_store_level_conflict_names_the_stream_and_sequences() -> None:
     store = otp.persist.MemoryStore()
     data = otp.persist.EventData("json", 1, "1")
     assert await store.append("s", [data], expected=0) == 1
-    with pytest.raises(otp.persist.ConcurrencyConflict, match="expected to append after sequence 0"):
+    with pytest.raises(otp.persist.ConcurrencyConflict, match="append after sequence 0"):
         await store.append("s", [data], expected=0)
     assert await store.append("s", [data], expected=None) == 2
 
@@ -143,9 +143,7 @@ class Account(otp.persist.EventSourced):
 
 async def test_old_versions_are_upcast_and_unknown_versions_refused() -> None:
     store = otp.persist.MemoryStore()
-    await store.append(
-        "a", [otp.persist.EventData("Deposited", 1, '{"amount": 5}')], expected=0
-    )
+    await store.append("a", [otp.persist.EventData("Deposited", 1, '{"amount": 5}')], expected=0)
     async with trio.open_nursery() as nursery:
         account = await nursery.start(Account.start, store, "a")
         await account.call(Deposited(7, "USD"))
@@ -186,9 +184,7 @@ async def test_a_crash_after_the_commit_leaves_the_event_in_doubt_but_never_doub
 def scenarios(draw: st.DrawFn) -> tuple[list[int], list[tuple[int, int]]]:
     values = draw(st.lists(st.integers(0, 99), min_size=1, max_size=12))
     kills = draw(
-        st.lists(
-            st.tuples(st.integers(0, len(values) - 1), st.integers(0, 6)), max_size=4
-        )
+        st.lists(st.tuples(st.integers(0, len(values) - 1), st.integers(0, 6)), max_size=4)
     )
     return values, kills
 
@@ -198,9 +194,7 @@ async def _kill_scenario(store: Any, values: list[int], kills: list[tuple[int, i
     sent = trio.Event()
     sent_count = 0
 
-    async with otp.open_supervisor(
-        [Ledger.child_spec(store, "k", name="k")], intensity=100
-    ) as sup:
+    async with otp.open_supervisor([Ledger.child_spec(store, "k", name="k")], intensity=100) as sup:
         ledger = otp.named("k")
 
         async def killer() -> None:

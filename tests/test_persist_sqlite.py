@@ -88,6 +88,14 @@ async def _fill(path: Path, events: int) -> None:
         await store.append("ledger", [big] * events, expected=0)
 
 
+async def start_ledger(path: Path) -> None:
+    async with (
+        otp.persist.SqliteStore.open(path) as store,
+        otp.open_supervisor([Ledger.child_spec(store, "ledger")]),
+    ):
+        pass
+
+
 async def test_a_truncated_file_stops_the_server_from_starting(tmp_path: Path) -> None:
     path = tmp_path / "e.db"
     await _fill(path, 2000)
@@ -97,9 +105,7 @@ async def test_a_truncated_file_stops_the_server_from_starting(tmp_path: Path) -
     # Refused when the store opens, or else when the server reads its events: never a
     # server running on half a history.
     with pytest.raises((otp.persist.StoreCorrupted, otp.StartError)) as caught:
-        async with otp.persist.SqliteStore.open(path) as store:
-            async with otp.open_supervisor([Ledger.child_spec(store, "ledger")]):
-                pass
+        await start_ledger(path)
     error = caught.value
     if isinstance(error, otp.StartError):
         error = error.__cause__
@@ -123,9 +129,7 @@ async def test_a_row_with_an_unknown_schema_version_stops_the_server(tmp_path: P
     async with otp.persist.SqliteStore.open(path) as store:
         await store.append("ledger", [ONE, EventData("json", 7, "2")], expected=0)
     with pytest.raises(otp.StartError) as caught:
-        async with otp.persist.SqliteStore.open(path) as store:
-            async with otp.open_supervisor([Ledger.child_spec(store, "ledger")]):
-                pass
+        await start_ledger(path)
     error = caught.value.__cause__
     assert isinstance(error, otp.persist.SchemaVersionError)
     assert "event 2 of 'ledger' has the type 'json'" in str(error)
@@ -142,10 +146,15 @@ async def test_disk_full_is_a_clear_error_and_loses_nothing_acknowledged(tmp_pat
         async with otp.open_supervisor(children):
             ledger = otp.named("ledger")
             acknowledged = 0
-            with pytest.raises(otp.ServerExited) as caught:
+
+            async def fill() -> None:
+                nonlocal acknowledged
                 for n in range(10_000):
                     await ledger.call(("add", n), timeout=None)
                     acknowledged += 1
+
+            with pytest.raises(otp.ServerExited) as caught:
+                await fill()
         error = caught.value.__cause__
         assert isinstance(error, otp.persist.StoreFull)
         assert "database or disk is full" in str(error)

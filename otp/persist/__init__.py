@@ -13,7 +13,6 @@ import contextlib as _contextlib
 
 from ._codec import Codec as Codec
 from ._codec import JsonCodec as JsonCodec
-from ._codec import Upcaster as Upcaster
 from ._errors import ConcurrencyConflict as ConcurrencyConflict
 from ._errors import EventDecodeError as EventDecodeError
 from ._errors import PersistError as PersistError
@@ -71,7 +70,6 @@ __all__ = [
     "StoreError",
     "StoreFull",
     "StoredEvent",
-    "Upcaster",
     "projection_spec",
     "run_projection",
     "saga_coordinator",

@@ -11,7 +11,7 @@ import cattrs
 from ._errors import EventDecodeError, SchemaVersionError
 from ._store import EventData, SnapshotData, StoredEvent
 
-__all__ = ["Codec", "JsonCodec", "Upcaster"]
+__all__ = ["Codec", "JsonCodec"]
 
 Upcaster = Callable[[Any], Any]
 """Turns the JSON payload of one schema version into that of the next one."""

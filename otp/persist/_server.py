@@ -53,6 +53,13 @@ class Persist:
 
 @final
 class _SaveSnapshotType:
+    """The type of :data:`otp.persist.SaveSnapshot`: call a server with it to snapshot now.
+
+    Example::
+
+        sequence = await account.call(otp.persist.SaveSnapshot)
+    """
+
     def __repr__(self) -> str:
         return "otp.persist.SaveSnapshot"
 
