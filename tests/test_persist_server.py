@@ -256,3 +256,35 @@ def test_killed_at_random_points_on_sqlite(
             await _kill_scenario(store, values, kills)
 
     trio.run(main)  # the real clock: calls wait for threads without timeouts anyway
+
+
+def test_bad_declarations_are_refused_with_the_field_named() -> None:
+    with pytest.raises(ValueError, match="snapshot_every must be an int >= 1"):
+        otp.persist.Retention(snapshot_every=0)
+    with pytest.raises(ValueError, match="keep_snapshots"):
+        otp.persist.Retention(keep_snapshots=0)
+    with pytest.raises(ValueError, match="share the type name 'Deposited'"):
+        otp.persist.JsonCodec(Deposited, Deposited)
+    with pytest.raises(ValueError, match="no such older version"):
+        otp.persist.JsonCodec(Deposited, upcasters={("Deposited", 2): lambda old: old})
+    with pytest.raises(ValueError, match="version must be an int >= 1"):
+        otp.persist.EventData("json", 0, "1")
+
+
+async def test_a_server_needs_a_store_and_a_persistence_id() -> None:
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(ValueError, match="persistence id must be a non-empty str"):
+            await nursery.start(Ledger.start, otp.persist.MemoryStore(), "")
+        with pytest.raises(TypeError, match=r"needs an otp\.persist\.EventStore"):
+            await nursery.start(Ledger.start, object(), "l")
+
+
+async def test_a_snapshot_of_another_state_version_is_skipped_for_the_events() -> None:
+    store = otp.persist.MemoryStore()
+    data = otp.persist.EventData("json", 1, "5")
+    await store.append("l", [data], expected=0)
+    await store.save_snapshot(otp.persist.SnapshotData("l", 1, 99, '"garbage"'))
+    async with trio.open_nursery() as nursery:
+        ledger = await nursery.start(Ledger.start, store, "l")
+        assert await ledger.call("get") == [5]
+        nursery.cancel_scope.cancel()

@@ -258,3 +258,44 @@ def test_sigkill_of_the_whole_process_loses_no_acknowledged_event(
                     nursery.cancel_scope.cancel()
 
     trio.run(check)
+
+
+async def test_a_conflict_in_a_group_commit_fails_only_its_own_append(tmp_path: Path) -> None:
+    async with otp.persist.SqliteStore.open(tmp_path / "e.db") as store:
+        outcomes: dict[str, object] = {}
+
+        async def append(label: str, stream: str) -> None:
+            try:
+                outcomes[label] = await store.append(stream, [ONE], expected=0)
+            except otp.persist.ConcurrencyConflict as exc:
+                outcomes[label] = exc
+
+        blocker = sqlite3.connect(tmp_path / "e.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # holds the first commit, so the rest queue up
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(append, "leader", "x")
+            await trio.testing.wait_all_tasks_blocked()
+            for label, stream in [("first", "s"), ("second", "s"), ("other", "t")]:
+                nursery.start_soon(append, label, stream)
+            await trio.testing.wait_all_tasks_blocked()
+            blocker.execute("COMMIT")
+            blocker.close()
+        assert outcomes["leader"] == 1
+        # One batch: whichever of the two writers of "s" came first wins, the other alone fails.
+        assert sorted(str(type(outcomes[label]).__name__) for label in ("first", "second")) == [
+            "ConcurrencyConflict",
+            "int",
+        ]
+        assert outcomes["other"] == 1
+        log = [r.stream for r in await store.read_all()]
+        assert log[0] == "x"
+        assert sorted(log[1:]) == ["s", "t"]
+
+
+async def test_the_store_refuses_memory_paths_and_bad_pragmas(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="MemoryStore"):
+        async with otp.persist.SqliteStore.open(":memory:"):
+            pass
+    with pytest.raises(ValueError, match="pragma names are words"):
+        async with otp.persist.SqliteStore.open(tmp_path / "e.db", pragmas={"a;b": 1}):
+            pass
