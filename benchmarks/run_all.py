@@ -29,6 +29,7 @@ BENCHMARKS = (
     "bench_cast",
     "bench_server_memory",
     "bench_liveness",
+    "bench_persist",
 )
 
 

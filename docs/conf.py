@@ -91,3 +91,8 @@ nitpick_ignore += [
         "trio_util._async_value.AsyncValue",
     )
 ]
+# otp.persist: callable aliases in signatures, and cattrs (no inventory).
+nitpick_ignore += [("py:class", name) for name in ("Upcaster", "Action", "Compensation", "Handler")]
+nitpick_ignore += [("py:class", "cattrs.Converter")]
+if OFFLINE:
+    nitpick_ignore += [("py:class", "pathlib.Path")]
