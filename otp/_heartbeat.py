@@ -13,16 +13,28 @@ import attrs
 
 from ._exceptions import ChildSpecError
 from ._numbers import as_float
-from ._phi import PhiAccrualDetector
+from ._phi import SECONDS_LIMIT, PhiAccrualDetector
 
 __all__ = ["Heartbeat"]
 
 
-def _positive(name: str, value: object, *, zero_ok: bool = False) -> float:
+def _seconds(name: str, value: object, *, zero_ok: bool = False) -> float:
+    # The detector's own bound, so a Heartbeat that is accepted always builds its detector.
     number = as_float(value)
-    if not (math.isfinite(number) and (number >= 0 if zero_ok else number > 0)):
+    if not ((number >= 0 if zero_ok else number > 0) and number <= SECONDS_LIMIT):
         relation = ">= 0" if zero_ok else "> 0"
-        msg = f"Heartbeat: {name} must be a finite number of seconds {relation} (got {value!r})"
+        msg = (
+            f"Heartbeat: {name} must be a finite number of seconds {relation} and "
+            f"<= {SECONDS_LIMIT:g} (got {value!r})"
+        )
+        raise ChildSpecError(msg)
+    return number
+
+
+def _threshold(value: object) -> float:
+    number = as_float(value)
+    if not (math.isfinite(number) and number > 0):
+        msg = f"Heartbeat: threshold must be a finite number > 0 (got {value!r})"
         raise ChildSpecError(msg)
     return number
 
@@ -47,6 +59,12 @@ class Heartbeat:
         min_std_deviation: A floor on the spread of intervals. Defaults to
             ``interval / 10``.
         max_sample_size: How many recent intervals the detector keeps. Defaults to 1000.
+
+    Every duration, given or derived, must be within the detector's bound (``1e12`` s), so a
+    Heartbeat that is accepted always builds its detector when the child starts.
+
+    Raises:
+        ChildSpecError: A parameter is out of range, naming it, the bound and what was given.
 
     Example::
 
@@ -74,18 +92,24 @@ class Heartbeat:
         min_std_deviation: float | None = None,
         max_sample_size: int = 1000,
     ) -> None:
-        every = _positive("interval", interval)
-        pause = (
-            3 * every
-            if acceptable_pause is None
-            else _positive("acceptable_pause", acceptable_pause, zero_ok=True)
-        )
+        every = _seconds("interval", interval)
+        if acceptable_pause is None:
+            pause = 3 * every
+            if pause > SECONDS_LIMIT:
+                msg = (
+                    f"Heartbeat: interval must be <= {SECONDS_LIMIT / 3:g} s when "
+                    f"acceptable_pause defaults to 3 * interval (got {interval!r}); "
+                    "pass acceptable_pause explicitly"
+                )
+                raise ChildSpecError(msg)
+        else:
+            pause = _seconds("acceptable_pause", acceptable_pause, zero_ok=True)
         spread = (
             every / 10
             if min_std_deviation is None
-            else _positive("min_std_deviation", min_std_deviation)
+            else _seconds("min_std_deviation", min_std_deviation)
         )
-        phi = _positive("threshold", threshold)
+        phi = _threshold(threshold)
         if not _count(max_sample_size):
             msg = f"Heartbeat: max_sample_size must be an int >= 1 (got {max_sample_size!r})"
             raise ChildSpecError(msg)

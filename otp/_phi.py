@@ -78,8 +78,10 @@ __all__ = ["PhiAccrualDetector"]
 
 _NS_PER_S = 1_000_000_000
 # Durations and clock readings are bounded so that nanosecond counts, their squares and sums
-# stay far from the float range however they are combined.
-_LIMIT_S = 1e12
+# stay far from the float range however they are combined. Public to the kernel: a Heartbeat
+# checks its own parameters against the same bound when it is declared.
+SECONDS_LIMIT = 1e12
+_LIMIT_S = SECONDS_LIMIT
 _LIMIT_NS = _LIMIT_S * _NS_PER_S
 
 # The logistic approximation of the normal CDF ("beta Mathematics Handbook"), as in Akka.

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import trio
+from hypothesis import given
+from hypothesis import strategies as st
 
 import otp
 
@@ -239,3 +241,54 @@ def test_heartbeat_validation() -> None:
 def test_an_int_beyond_any_float_is_no_interval() -> None:
     with pytest.raises(otp.ChildSpecError, match="interval must be a finite number"):
         otp.Heartbeat(interval=10**400)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"interval": 1e13}, r"interval must be a finite number of seconds > 0 and <= 1e\+12"),
+        ({"interval": 10**13}, r"interval must be a finite number of seconds > 0 and <= 1e\+12"),
+        ({"interval": 5e11}, r"interval must be <= 3.33333e\+11 s when acceptable_pause defaults"),
+        (
+            {"acceptable_pause": 1e13},
+            r"acceptable_pause must be .* <= 1e\+12 \(got 10000000000000.0\)",
+        ),
+        ({"min_std_deviation": 2e12}, r"min_std_deviation must be .* <= 1e\+12"),
+        ({"threshold": math.inf}, r"threshold must be a finite number > 0"),
+    ],
+)
+def test_heartbeat_limits_are_the_detectors_and_checked_at_declaration(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(otp.ChildSpecError, match=message):
+        otp.Heartbeat(**options)
+
+
+def test_a_heartbeat_at_the_detectors_bounds_builds_its_detector() -> None:
+    beat = otp.Heartbeat(interval=1e12, acceptable_pause=1e12, min_std_deviation=1e12)
+    detector = beat.detector(lambda: 0.0)
+    detector.heartbeat()
+    assert detector.is_available()
+
+
+@given(
+    interval=st.floats(min_value=1e-9, max_value=1e12),
+    pause=st.none() | st.floats(min_value=0.0, max_value=1e12),
+    spread=st.none() | st.floats(min_value=1e-9, max_value=1e12),
+    threshold=st.floats(min_value=1e-3, max_value=1e6),
+)
+def test_every_accepted_heartbeat_builds_a_working_detector(
+    interval: float, pause: float | None, spread: float | None, threshold: float
+) -> None:
+    try:
+        beat = otp.Heartbeat(
+            interval, acceptable_pause=pause, min_std_deviation=spread, threshold=threshold
+        )
+    except otp.ChildSpecError as error:
+        assert "acceptable_pause defaults" in str(error)  # noqa: PT017
+        return
+    now = iter([0.0, interval, 2 * interval])
+    detector = beat.detector(lambda: next(now))
+    detector.heartbeat()
+    detector.heartbeat()
+    assert detector.unavailable_at() >= interval
