@@ -459,6 +459,7 @@ async def dynamic_supervisor(
         backoff=backoff,
         auto_shutdown=auto_shutdown,
         max_children=max_children,
+        random=random,
     )
     spec = _check_template(sup_name, template, flags.auto_shutdown)
     sup = DynamicSupervisor._create(sup_name, spec, flags, hooks, random)
@@ -569,6 +570,7 @@ def dynamic_supervisor_spec(
         backoff=backoff,
         auto_shutdown=auto_shutdown,
         max_children=max_children,
+        random=random,
     )
     spec = _check_template(where, template, flags.auto_shutdown)
     start = NestedDynamicSupervisor(spec, flags, name, tuple(hooks), random)

@@ -78,6 +78,21 @@ def _positive_finite(value: object) -> bool:
     return math.isfinite(number) and number > 0
 
 
+def _check_random(where: str, random: object) -> None:
+    # Not called here: a seeded source must give the same delays whether or not it was
+    # declared, so only its shape can be checked.
+    if random is None or (callable(random) and not isinstance(random, type)):
+        return
+    hint = ""
+    if callable(getattr(random, "random", None)):
+        hint = "; pass its bound method instead (random=rng.random)"
+    msg = (
+        f"{where}random must be a callable returning a float in [0, 1), such as "
+        f"random.random, or None (got {_got(random)}){hint}"
+    )
+    raise ChildSpecError(msg)
+
+
 def make_flags(
     name: str | None,
     *,
@@ -87,8 +102,12 @@ def make_flags(
     backoff: object,
     auto_shutdown: object,
     max_children: object = None,
+    random: object = None,
 ) -> SupervisorFlags:
-    """Validate a supervisor's flags, naming the supervisor and the flag on error."""
+    """Validate a supervisor's flags, naming the supervisor and the flag on error.
+
+    ``random`` (the jitter source) is checked here but not kept: it is not data.
+    """
     where = f"supervisor {name!r}: " if name else "supervisor: "
 
     def choice(flag: str, enum: type[StrEnum], value: object) -> StrEnum:
@@ -118,6 +137,7 @@ def make_flags(
     ):
         msg = f"{where}max_children must be an int >= 1 or None (got {_got(max_children)})"
         raise ChildSpecError(msg)
+    _check_random(where, random)
     return SupervisorFlags(
         strategy=Strategy(strategy_value),
         intensity=intensity,

@@ -600,6 +600,7 @@ async def supervisor(
         period=period,
         backoff=backoff,
         auto_shutdown=auto_shutdown,
+        random=random,
     )
     specs = check_child_specs(children, auto_shutdown=flags.auto_shutdown, supervisor=sup_name)
     sup = Supervisor._create(sup_name, specs, flags, hooks, random)
@@ -725,6 +726,7 @@ def supervisor_spec(
         period=period,
         backoff=backoff,
         auto_shutdown=auto_shutdown,
+        random=random,
     )
     specs = check_child_specs(children, auto_shutdown=flags.auto_shutdown, supervisor=where)
     start = NestedSupervisor(specs, flags, name, tuple(hooks), random)

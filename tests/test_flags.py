@@ -1,4 +1,5 @@
 import math
+import random
 
 import attrs
 import pytest
@@ -247,3 +248,57 @@ def test_check_order_strategy_first():
 def test_errors_are_value_errors():
     with pytest.raises(ValueError, match=r"^supervisor 'top': intensity must be an int >= 0"):
         flags(intensity=-1)
+
+
+# --- the jitter source ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "got"),
+    [
+        (random.Random(1), r"that is a Random\); pass its bound method"),
+        (0.5, r"\(got 0\.5\)"),
+        ("random", r"\(got 'random'\)"),
+        (random.Random, r"that is a type\)"),
+    ],
+)
+def test_a_random_source_of_the_wrong_type_is_rejected_at_declaration(bad, got):
+    expected = r"supervisor 'pool': random must be a callable returning a float in \[0, 1\)"
+    with pytest.raises(ChildSpecError, match=expected + r".*" + got):
+        otp.supervisor_spec("pool", random=bad, backoff=Backoff(min=0.1, max=1.0, jitter=0.5))
+    with pytest.raises(ChildSpecError, match=expected):
+        otp.dynamic_supervisor_spec("pool", otp.ChildSpec("w", _idle), random=bad)
+
+
+async def test_a_supervisor_with_a_bad_random_source_starts_nothing():
+    started = []
+
+    async def child(*, task_status):
+        started.append(1)
+        task_status.started()
+
+    spec = otp.ChildSpec("c", child)
+    with pytest.raises(ChildSpecError, match="random must be a callable"):
+        async with otp.open_supervisor([spec], random=3):
+            pass
+    with pytest.raises(ChildSpecError, match="random must be a callable"):
+        await otp.supervisor([spec], random=random.Random(2))
+    with pytest.raises(ChildSpecError, match="random must be a callable"):
+        await otp.dynamic_supervisor(spec, random=random.Random(2))
+    assert started == []
+
+
+def test_a_good_random_source_is_accepted_and_not_called():
+    calls = []
+
+    def source() -> float:
+        calls.append(1)
+        return 0.0
+
+    otp.supervisor_spec("pool", random=source, backoff=Backoff(min=0.1, max=1.0, jitter=0.5))
+    otp.supervisor_spec("pool", random=random.Random(3).random)
+    assert calls == []
+
+
+async def _idle(*, task_status):
+    task_status.started()
