@@ -16,12 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import trio
 
 import otp
 import otp.bench
-from otp.bench import _progress, _report
+from otp.bench import _cli, _progress, _report, _runner
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["--virtual-time", "--duration", "5"]
@@ -531,3 +532,81 @@ def test_the_docs_show_what_the_command_prints(capsys: pytest.CaptureFixture[str
         return re.sub(r"peak memory +[\d,.]+ MiB", "peak memory (varies)", text)
 
     assert without_memory(printed) == without_memory(shown)
+
+
+# --- a fault must never leave a dead subtree behind, and the report must never hide one ----
+
+ISSUE_9_PLAN = [
+    {"at": 1, "kind": "fail_start", "target": "services/svc-2"},
+    {"at": 2, "kind": "cancel_restart", "target": "services/svc-3"},
+]
+
+
+def test_a_cancel_restart_whose_restart_fails_is_retried_by_the_parent(tmp_path: Path) -> None:
+    # The interrupted restart of `services` meets svc-2's armed fail_start: a real crash
+    # there is retried by `bench`, so the run heals instead of ending with services gone.
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps(ISSUE_9_PLAN), encoding="utf-8")
+    data = run_json(tmp_path, "--virtual-time", "--faults", str(faults))
+    assert data["down_at_end"] == []
+    assert data["supervisors"]["bench"]["restarts"] >= 2  # the crash, and the failed start
+    assert data["calls"]["availability"] > 0.99
+    assert all(f["applied"] and f["recovery"] is not None for f in data["faults"])
+
+
+def _report_with(down: tuple[Any, ...]) -> _report.Report:
+    """A real short run's report, with ``down`` as the children down at its end."""
+    prepared = _cli.prepare(_cli.build_parser().parse_args(SHORT))
+    result = _runner.run(prepared.config)
+    return _report.Report(prepared.config, attrs.evolve(result, down=down), prepared.faults)
+
+
+def test_a_permanent_child_down_with_no_decision_fails_the_run_loudly() -> None:
+    DownChild = _runner.DownChild  # noqa: N806
+
+    dead = DownChild("bench/services", "stopped", "permanent", None)
+    pending = DownChild("bench/pair/a", "restarting", "permanent", "bench/pair: restart pending")
+    report = _report_with((dead, pending))
+    assert report.exit_status == 1
+    assert report.dead == ["bench/services"]
+    text = _report.render_plain(report)
+    assert "ran to the end, PART DEAD" in text
+    assert "NOBODY: a dead subtree" in text
+    assert "2 (1 DEAD)" in text
+    [line] = [p for p in _report.problems(report) if "permanent" in p]
+    assert "bench/services" in line
+    assert "no supervisor decided it" in line
+    decided_only = _report_with((pending,))
+    assert decided_only.exit_status == 0
+    assert _report.to_json(decided_only)["down_at_end"][0]["decided"] == (
+        "bench/pair: restart pending"
+    )
+
+
+async def test_down_children_says_who_decided() -> None:
+    down_children = _runner.down_children
+
+    async def idle(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.sleep_forever()
+
+    async def done(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    inner = otp.supervisor_spec("inner", [otp.ChildSpec("w", idle)])
+    specs = [
+        otp.ChildSpec("perm", idle),
+        otp.ChildSpec("trans", done, restart="transient"),
+        inner,
+    ]
+    async with otp.open_supervisor(specs, name="root") as sup:
+        await trio.sleep(0.1)
+        inner_sup = sup.get_child("inner").value
+        await inner_sup.terminate_child("w")
+        await sup.terminate_child("perm")
+        found = {d.path: d.decided for d in down_children(sup)}
+    assert found == {
+        "root/perm": None,
+        "root/trans": "root: a transient child is not restarted after its exit",
+        "root/inner/w": None,
+    }

@@ -33,9 +33,19 @@ class Report:
     """How the plan was chosen: ``"default rates"``, ``"no faults"``, the rates, or a file."""
 
     @property
+    def dead(self) -> list[str]:
+        """Paths of the permanent children down at the end with no supervisor's decision."""
+        return [down.path for down in self.result.down if down.decided is None]
+
+    @property
     def exit_status(self) -> int:
-        """0 for a clean run; 1 if tasks were orphaned or the tree failed during the run."""
-        return 1 if self.result.orphans or self.result.tree_failure else 0
+        """0 for a clean run, else 1.
+
+        1 if tasks were orphaned, the tree failed during the run, or a permanent child ended
+        the run down without a supervisor having decided it.
+        """
+        failed = self.result.orphans or self.result.tree_failure or self.dead
+        return 1 if failed else 0
 
 
 # --- cells -------------------------------------------------------------------------------------
@@ -92,7 +102,35 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
         ("escalations", _count(metrics.total_escalations)),
         ("peak memory", _memory(report.result.peak_memory)),
         ("orphaned tasks", _count(orphans) if orphans else "0 (none)"),
-        ("tree", "failed" if report.result.tree_failure else "ran to the end"),
+        ("down at the end", _down_cell(report)),
+        ("tree", _tree_cell(report)),
+    ]
+
+
+def _down_cell(report: Report) -> str:
+    down = len(report.result.down)
+    if not down:
+        return "0 (none)"
+    dead = len(report.dead)
+    return f"{down:,} ({dead:,} DEAD)" if dead else f"{down:,} (by a supervisor)"
+
+
+def _tree_cell(report: Report) -> str:
+    if report.result.tree_failure:
+        return "failed"
+    if report.dead:
+        return "ran to the end, PART DEAD"
+    return "ran to the end"
+
+
+DOWN_HEADERS = ("down at the end", "state", "restart", "decided by")
+
+
+def down_rows(report: Report) -> list[tuple[str, str, str, str]]:
+    """One row per child not running when the run ended."""
+    return [
+        (down.path, down.state, down.restart, down.decided or "NOBODY: a dead subtree")
+        for down in report.result.down
     ]
 
 
@@ -150,6 +188,12 @@ def problems(report: Report) -> list[str]:
     if report.result.orphans:
         names = ", ".join(report.result.orphans)
         lines.append(f"{len(report.result.orphans)} otp task(s) outlived the tree: {names}")
+    if report.dead:
+        names = ", ".join(report.dead)
+        lines.append(
+            f"{len(report.dead)} permanent child(ren) ended the run down, and no supervisor "
+            f"decided it (none gave up): {names}"
+        )
     return lines
 
 
@@ -181,6 +225,9 @@ def render_plain(report: Report) -> str:
     if faults:
         parts.append(format_table(FAULT_HEADERS, faults))
     parts.append(format_table(SUPERVISOR_HEADERS, supervisor_rows(report)))
+    down = down_rows(report)
+    if down:
+        parts.append(format_table(DOWN_HEADERS, down))
     return "\n\n".join(parts) + "\n"
 
 
@@ -220,6 +267,9 @@ def render_rich(report: Report, stream: TextIO) -> None:
     if faults:
         console.print(table("Faults", FAULT_HEADERS, faults))
     console.print(table("Supervisors", SUPERVISOR_HEADERS, supervisor_rows(report)))
+    down = down_rows(report)
+    if down:
+        console.print(table("Down at the end", DOWN_HEADERS, down))
 
 
 # --- JSON --------------------------------------------------------------------------------------
@@ -321,6 +371,10 @@ def to_json(report: Report) -> dict[str, Any]:
         "orphaned_tasks": len(result.orphans),
         "orphans": list(result.orphans),
         "tree_failure": result.tree_failure,
+        "down_at_end": [
+            {"path": d.path, "state": d.state, "restart": d.restart, "decided": d.decided}
+            for d in result.down
+        ],
         "wall_seconds": result.wall_seconds,
         "exit_status": report.exit_status,
     }

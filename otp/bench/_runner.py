@@ -6,7 +6,9 @@ The sequence, inside one ``trio.run``:
 2. the fault injector starts, and the workload with it: both count time from that moment;
 3. the workload issues its calls for ``duration`` seconds, then waits for the last ones (each
    ends within its timeout);
-4. the injector is cancelled if it still has faults to fire, the tree is stopped, and
+4. the injector is cancelled if it still has faults to fire, every child that is not running
+   is noted (:class:`DownChild`: was that a supervisor's decision, or is part of the tree
+   dead without anyone having decided it?), the tree is stopped, and
    :func:`otp.testing.library_tasks` looks for any task of the library still alive.
 
 On virtual time every source of randomness is seeded from the run's seed: the plan, the
@@ -38,7 +40,7 @@ from ._metrics import EventLog, Metrics, compute
 from ._progress import NoProgress, Progress
 from ._workload import Target, Workload
 
-__all__ = ["RunConfig", "RunResult", "TreeStartError", "peak_memory", "run"]
+__all__ = ["DownChild", "RunConfig", "RunResult", "TreeStartError", "peak_memory", "run"]
 
 
 @attrs.frozen
@@ -59,6 +61,21 @@ class RunConfig:
 
 
 @attrs.frozen
+class DownChild:
+    """A child that was not running when the run ended.
+
+    ``decided`` says which supervisor rule left it down (a restart pending, or a restart
+    type that does not restart it after that exit), or is ``None``: a permanent child down
+    with no supervisor having decided it, a dead subtree the run must not hide.
+    """
+
+    path: str
+    state: str
+    restart: str
+    decided: str | None
+
+
+@attrs.frozen
 class RunResult:
     """What a run measured, and how it ended."""
 
@@ -68,6 +85,7 @@ class RunResult:
     tree_failure: str | None
     peak_memory: int | None
     wall_seconds: float
+    down: tuple[DownChild, ...] = ()
 
 
 class TreeStartError(Exception):
@@ -82,6 +100,7 @@ class _State:
     stopping: bool = False
     failure: str | None = None
     start_failure: str | None = None
+    down: tuple[DownChild, ...] = ()
 
 
 def peak_memory() -> int | None:
@@ -195,6 +214,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         tree_failure=state.failure,
         peak_memory=peak_memory(),
         wall_seconds=wall,
+        down=state.down,
     )
 
 
@@ -224,6 +244,7 @@ async def _main(
         injecting.cancel()  # faults planned after the end of the run are not fired
         state.stopping = True
         if root.running:
+            state.down = tuple(down_children(root))
             await root.stop()
     # Everything the run started has returned; whatever otp task is still alive is an orphan.
     return sorted(task.name for task in library_tasks())
@@ -282,3 +303,27 @@ async def _run_root(
     if not state.stopping:
         at = trio.current_time() - state.start
         state.failure = f"the root supervisor {tree.name!r} stopped by itself at {at:.2f} s"
+
+
+def down_children(sup: otp.Supervisor | otp.DynamicSupervisor) -> list[DownChild]:
+    """Every child of the running tree under ``sup`` that is not running, in start order."""
+    down: list[DownChild] = []
+    for info in reversed(sup.which_children()):  # which_children is newest first
+        path = f"{sup.name}/{info.id}"
+        if isinstance(sup, otp.DynamicSupervisor):
+            restart = sup.template.restart
+        else:
+            restart = sup.get_childspec(info.id).restart
+        if info.state is otp.ChildState.RUNNING:
+            value = info.child.value if info.child is not None else None
+            if isinstance(value, otp.Supervisor | otp.DynamicSupervisor) and value.running:
+                down.extend(down_children(value))
+            continue
+        if info.state is otp.ChildState.RESTARTING:
+            decided: str | None = f"{sup.name}: restart pending"
+        elif restart is not otp.Restart.PERMANENT:
+            decided = f"{sup.name}: a {restart.value} child is not restarted after its exit"
+        else:
+            decided = None
+        down.append(DownChild(path, info.state.value, restart.value, decided))
+    return down
