@@ -284,6 +284,7 @@ class SupervisorBase:
         self._flags = flags
         self._reporter = Reporter(name, _with_inherited_hooks(hooks))
         self._intensity = RestartIntensity(flags.intensity, flags.period)
+        self._restarted = 0
         self._random = random if random is not None else _random.random
         self._live = set()
         self._pending = set()
@@ -337,6 +338,19 @@ class SupervisorBase:
         if live and not self._serve_scope.cancel_called:
             self._stop_reason = reason
             self._serve_scope.cancel()
+
+    @property
+    def restarts(self) -> int:
+        """How many children it has started again since it started (``restart_child`` too).
+
+        Each child started by a restart counts once, so a group restart of three children
+        counts three; a restart whose start failed does not count until it succeeds.
+
+        Example::
+
+            assert sup.restarts == 0
+        """
+        return self._restarted
 
     async def wait(self) -> None:
         """Wait until the supervisor has stopped all its children and exited.
@@ -525,6 +539,8 @@ class SupervisorBase:
             child._ready = None
         error = child._start_error
         if error is None and child._started:
+            if restart:
+                self._restarted += 1
             if self._reporter.wants(ChildStarted.level):
                 self._emit(ChildStarted(self.name, trio.current_time(), spec.id, child, restart))
             return child

@@ -239,3 +239,16 @@ async def test_start_child_of_a_child_in_a_failing_restart_loop_is_already_prese
         with pytest.raises(otp.ChildAlreadyPresent, match="waiting for its restart"):
             await sup.start_child(spec)
         await sup.terminate_child("a")
+
+
+async def test_restarts_counts_every_child_started_again() -> None:
+    harness = Harness()
+    specs = [harness.spec(name) for name in "abc"]
+    async with otp.open_supervisor(specs, strategy="rest_for_one") as sup:
+        assert sup.restarts == 0
+        harness.crash("b")  # b and c start again
+        await settle()
+        assert sup.restarts == 2
+        await sup.terminate_child("a")
+        await sup.restart_child("a")
+        assert sup.restarts == 3

@@ -26,7 +26,7 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import attrs
 import trio
@@ -86,6 +86,9 @@ class RunResult:
     peak_memory: int | None
     wall_seconds: float
     down: tuple[DownChild, ...] = ()
+    own_restarts: Mapping[str, int] = attrs.field(factory=dict)
+    """Restarts per supervisor name as the supervisors counted them (``Supervisor.restarts``,
+    summed over every incarnation): the report's counts, from events, must equal these."""
 
 
 class TreeStartError(Exception):
@@ -101,6 +104,7 @@ class _State:
     failure: str | None = None
     start_failure: str | None = None
     down: tuple[DownChild, ...] = ()
+    supervisors: list[otp.Supervisor | otp.DynamicSupervisor] = attrs.field(factory=list)
 
 
 def peak_memory() -> int | None:
@@ -215,6 +219,7 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
         peak_memory=peak_memory(),
         wall_seconds=wall,
         down=state.down,
+        own_restarts=own_restarts(state.supervisors),
     )
 
 
@@ -236,6 +241,7 @@ async def _main(
             state.start_failure = f"the tree failed to start: {exc}"
             return []
         state.root = root
+        state.supervisors.insert(0, root)
         injecting = trio.CancelScope()
         await nursery.start(_inject, injector, injecting)
         state.start = trio.current_time()
@@ -274,6 +280,10 @@ async def _run_root(
     def note_started(event: otp.SupervisorEvent) -> None:
         if isinstance(event, otp.SupervisorStarted) and event.supervisor == tree.name:
             started.append(event)
+        elif isinstance(event, otp.ChildStarted):
+            value = event.child.value
+            if isinstance(value, otp.Supervisor | otp.DynamicSupervisor):
+                state.supervisors.append(value)  # each incarnation, for its own count
 
     try:
         await otp.supervisor(
@@ -327,3 +337,11 @@ def down_children(sup: otp.Supervisor | otp.DynamicSupervisor) -> list[DownChild
             decided = None
         down.append(DownChild(path, info.state.value, restart.value, decided))
     return down
+
+
+def own_restarts(supervisors: Iterable[otp.Supervisor | otp.DynamicSupervisor]) -> dict[str, int]:
+    """Restarts per supervisor name, summed over the incarnations given."""
+    counts: dict[str, int] = {}
+    for sup in supervisors:
+        counts[sup.name] = counts.get(sup.name, 0) + sup.restarts
+    return counts
