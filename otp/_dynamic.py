@@ -29,7 +29,14 @@ from ._exceptions import (
     StartError,
 )
 from ._exit import ExitKind, ExitReason
-from ._flags import AutoShutdown, AutoShutdownLike, RandomSource, SupervisorFlags, make_flags
+from ._flags import (
+    AutoShutdown,
+    AutoShutdownLike,
+    RandomSource,
+    SupervisorFlags,
+    check_hooks,
+    make_flags,
+)
 from ._liveness import ChildHung
 from ._reports import Hook
 from ._spec import INFINITY, ChildSpec, ChildType, Restart, RestartLike, ShutdownLike, _got
@@ -451,6 +458,7 @@ async def dynamic_supervisor(
         await pool.start_child(job_id)
     """
     sup_name = default_name(name, "dynamic_supervisor")
+    hooks = check_hooks(name, hooks)
     flags = make_flags(
         sup_name,
         strategy="one_for_one",
@@ -562,6 +570,7 @@ def dynamic_supervisor_spec(
         ]
     """
     where = name if name is not None else str(id)
+    hooks = check_hooks(name, hooks, label=where)
     flags = make_flags(
         where,
         strategy="one_for_one",

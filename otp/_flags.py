@@ -7,7 +7,7 @@ them when the supervisor or its spec is declared, with a message that names the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Literal, TypeAlias, final
 
@@ -91,6 +91,29 @@ def _check_random(where: str, random: object) -> None:
         f"random.random, or None (got {_got(random)}){hint}"
     )
     raise ChildSpecError(msg)
+
+
+def check_hooks(
+    name: object, hooks: object, *, label: object = None
+) -> tuple[Callable[..., object], ...]:
+    """Validate a supervisor's ``name`` and ``hooks`` at declaration; return the hooks."""
+    if name is not None and not isinstance(name, str):
+        msg = f"supervisor: name must be a str or None (got {_got(name)})"
+        raise ChildSpecError(msg)
+    label = name if label is None else label
+    where = f"supervisor {label!r}: " if label else "supervisor: "
+    if isinstance(hooks, str | bytes) or not isinstance(hooks, Iterable):
+        msg = f"{where}hooks must be an iterable of callables (got {_got(hooks)})"
+        raise ChildSpecError(msg)
+    result = tuple(hooks)
+    for index, hook in enumerate(result):
+        if not callable(hook):
+            msg = (
+                f"{where}hooks[{index}] must be a callable taking an otp.SupervisorEvent "
+                f"(got {_got(hook)})"
+            )
+            raise ChildSpecError(msg)
+    return result
 
 
 def make_flags(

@@ -173,7 +173,23 @@ def _check_start(child_id: object, start: object) -> None:
             f"{target.__qualname__!r}); a class can be a start only if it is an otp.GenServer"
         )
         raise ChildSpecError(msg)
+    if inspect.isbuiltin(target) or inspect.ismethoddescriptor(target):
+        name = getattr(target, "__qualname__", repr(target))
+        msg = (
+            f"child {child_id!r}: start must be an async function (got builtin {name!r}); a "
+            "builtin is not async and cannot take task_status: wrap the work in an 'async def'"
+        )
+        raise ChildSpecError(msg)
     is_plain_function = inspect.isfunction(target) or inspect.ismethod(target)
+    if not is_plain_function and not inspect.isclass(target):
+        call = getattr(type(target), "__call__", None)
+        if inspect.isfunction(call) and not inspect.iscoroutinefunction(call):
+            msg = (
+                f"child {child_id!r}: start must be an async callable (got an instance of "
+                f"{type(target).__qualname__!r}, whose __call__ is not async); define "
+                "__call__ with 'async def'"
+            )
+            raise ChildSpecError(msg)
     if is_plain_function and not inspect.iscoroutinefunction(target):
         name = getattr(target, "__qualname__", repr(target))
         kind = "async generator" if inspect.isasyncgenfunction(target) else "sync function"

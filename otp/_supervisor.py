@@ -37,6 +37,7 @@ from ._flags import (
     Strategy,
     StrategyLike,
     SupervisorFlags,
+    check_hooks,
     make_flags,
 )
 from ._liveness import ChildHung
@@ -593,6 +594,7 @@ async def supervisor(
                 ...
     """
     sup_name = default_name(name, "supervisor")
+    hooks = check_hooks(name, hooks)
     flags = make_flags(
         sup_name,
         strategy=strategy,
@@ -719,6 +721,7 @@ def supervisor_spec(
         sup = await nursery.start(functools.partial(otp.supervisor, tree, strategy="rest_for_one"))
     """
     where = name if name is not None else str(id)
+    hooks = check_hooks(name, hooks, label=where)
     flags = make_flags(
         where,
         strategy=strategy,
