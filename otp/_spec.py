@@ -182,7 +182,7 @@ def _check_start(child_id: object, start: object) -> None:
         raise ChildSpecError(msg)
     is_plain_function = inspect.isfunction(target) or inspect.ismethod(target)
     if not is_plain_function and not inspect.isclass(target):
-        call = getattr(type(target), "__call__", None)
+        call = inspect.getattr_static(type(target), "__call__", None)
         if inspect.isfunction(call) and not inspect.iscoroutinefunction(call):
             msg = (
                 f"child {child_id!r}: start must be an async callable (got an instance of "

@@ -56,7 +56,7 @@ async def test_bad_hooks_and_names_fail_a_supervisor_before_it_starts(
         if run == "supervisor"
         else otp.open_dynamic_supervisor(TEMPLATE, **options)
     )
-    with pytest.raises(otp.ChildSpecError, match="hooks|name"):
+    with pytest.raises(otp.ChildSpecError, match=r"hooks|name"):
         async with opener:
             pytest.fail("the supervisor started")
 
