@@ -112,7 +112,9 @@ def _quoted_choices(enum: type[StrEnum]) -> str:
 def _got(value: object) -> str:
     if isinstance(value, str | int | float | bool | type(None)):
         return repr(value)
-    return f"{value!r} that is a {type(value).__name__}"
+    kind = type(value).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    return f"{value!r} that is {article} {kind}"
 
 
 def _to_enum(child_id: object, field: str, enum: type[StrEnum], value: object) -> Any:  # noqa: ANN401

@@ -79,7 +79,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NewType, TypeAlias, TypeVar, final
@@ -488,8 +488,17 @@ def _structure_shutdown(value: object, _: object) -> ShutdownLimit | None:
 
 
 def _structure_args(value: object, _: object) -> tuple[object, ...]:
-    if not isinstance(value, list | tuple):
+    # Exactly what to_dict writes: a list of plain data, so that a dict loads as its file does.
+    if not isinstance(value, list):
         msg = f"must be a list (got {_got(value)})"
+        raise _Invalid(msg)
+    problems: list[Problem] = []
+    for index, item in enumerate(value):
+        _args_problems(item, (index,), problems)
+    if problems:
+        where, message = problems[0]
+        at = "".join(f"[{step!r}]" for step in where)
+        msg = f"args{at} {message.replace('cannot save ', 'is ', 1)}"
         raise _Invalid(msg)
     return tuple(value)
 
@@ -844,23 +853,69 @@ def _specs_from(
     return [spec for spec in specs if spec is not None] if None not in specs else None
 
 
+MAX_TEXT = 16 * 2**20
+"""The largest tree text accepted, in characters (or bytes): a tree is a few kilobytes."""
+
+MAX_DEPTH = 64
+"""How deeply lists and tables may nest in a tree: each nested supervisor takes two levels."""
+
+
+def _check_size(text: str | bytes, kind: str) -> None:
+    if len(text) > MAX_TEXT:
+        unit = "bytes" if isinstance(text, bytes) else "characters"
+        msg = f"invalid {kind}: {len(text):,} {unit}, more than the {MAX_TEXT:,} a tree may take"
+        raise TreeError([msg])
+
+
+def _too_deep(kind: str) -> TreeError:
+    msg = f"invalid {kind}: nested too deeply (a tree nests at most {MAX_DEPTH} levels)"
+    return TreeError([msg])
+
+
 def _parse_toml(text: str | bytes) -> object:
+    _check_size(text, "TOML")
     try:
         return tomllib.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"invalid TOML ({exc})"
         raise TreeError([msg]) from None
+    except RecursionError:
+        raise _too_deep("TOML") from None
 
 
 def _parse_json(text: str | bytes) -> object:
+    _check_size(text, "JSON")
     try:
         return json.loads(text)
     except ValueError as exc:  # JSONDecodeError, or bytes that are not text
         msg = f"invalid JSON ({exc})"
         raise TreeError([msg]) from None
+    except RecursionError:
+        raise _too_deep("JSON") from None
+
+
+def _depth(data: object) -> int:
+    """How deeply lists and tables nest in ``data`` (without recursing, so any depth works)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, Mapping):
+            children: Iterable[object] = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _load(data: object) -> Tree:
+    if _depth(data) > MAX_DEPTH:
+        raise _too_deep("tree")
     try:
         doc: TreeDoc = _converter.structure(data, TreeDoc)
     except Exception as exc:  # noqa: BLE001  (every problem becomes a line of the TreeError)

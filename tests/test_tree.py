@@ -633,6 +633,95 @@ def test_text_that_does_not_parse() -> None:
     )
 
 
+def nested_supervisors(levels: int) -> dict[str, Any]:
+    child: dict[str, Any] = {"id": "leaf", "start": f"{T}:plain"}
+    for level in range(levels):
+        child = {"id": f"s{level}", "children": [child]}
+    return {"children": [child]}
+
+
+@pytest.mark.parametrize(
+    ("load", "text"),
+    [
+        (Tree.from_json, "[" * 100_000),
+        (Tree.from_json, '{"a": ' * 100_000),
+        (Tree.from_toml, "a = " + "[" * 100_000),
+        (Tree.from_toml, "a = " + "{b = " * 100_000),
+    ],
+    ids=["json-lists", "json-tables", "toml-arrays", "toml-inline-tables"],
+)
+def test_deeply_nested_text_is_a_tree_error(load: Any, text: str) -> None:
+    kind = "JSON" if load == Tree.from_json else "TOML"
+    with pytest.raises(TreeError) as info:
+        load(text)
+    assert info.value.problems == (
+        f"invalid {kind}: nested too deeply (a tree nests at most 64 levels)",
+    )
+
+
+def test_a_deeply_nested_dict_is_a_tree_error() -> None:
+    data: dict[str, Any] = {}
+    inner = data
+    for _ in range(100_000):
+        inner["children"] = [{}]
+        inner = inner["children"][0]
+    with pytest.raises(TreeError) as info:
+        Tree.from_dict(data)
+    assert info.value.problems == (
+        "invalid tree: nested too deeply (a tree nests at most 64 levels)",
+    )
+
+
+def test_deeply_nested_args_are_a_tree_error_too() -> None:
+    args: list[Any] = []
+    inner = args
+    for _ in range(1_000):
+        inner.append([])
+        inner = inner[0]
+    with pytest.raises(TreeError, match="nested too deeply"):
+        Tree.from_dict({"children": [{"id": "a", "start": f"{T}:plain", "args": args}]})
+
+
+def test_thirty_nested_supervisors_are_within_the_limit() -> None:
+    tree = Tree.from_dict(nested_supervisors(30))
+    assert Tree.from_json(tree.to_json()) == tree
+    assert Tree.from_toml(tree.to_toml()) == tree
+    with pytest.raises(TreeError, match="nested too deeply"):
+        Tree.from_dict(nested_supervisors(32))
+
+
+@pytest.mark.parametrize("kind", ["JSON", "TOML"])
+def test_huge_text_is_a_tree_error_before_parsing(kind: str) -> None:
+    load = Tree.from_json if kind == "JSON" else Tree.from_toml
+    text = " " * (16 * 2**20 + 1)
+    with pytest.raises(TreeError) as info:
+        load(text)
+    assert info.value.problems == (
+        f"invalid {kind}: 16,777,217 characters, more than the 16,777,216 a tree may take",
+    )
+    with pytest.raises(TreeError, match="16,777,217 bytes"):
+        Tree.from_json(text.encode())
+
+
+def test_from_dict_takes_args_only_as_to_dict_writes_them() -> None:
+    saved = Tree(children=(otp.ChildSpec(id="a", start=targets.plain, args=(1, [2, 3])),))
+    assert saved.to_dict()["children"][0]["args"] == [1, [2, 3]]
+    assert Tree.from_dict(saved.to_dict()) == saved
+    assert child_problems({"id": "a", "start": f"{T}:plain", "args": (1, 2)}) == [
+        "children[0].args: must be a list (got (1, 2) that is a tuple)"
+    ]
+    problems = child_problems({"id": "a", "start": f"{T}:plain", "args": [1, (2, 3)]})
+    assert problems == [
+        (
+            "children[0].args: args[1] is (2, 3) that is a tuple: args in a file hold strings, "
+            "numbers, booleans, null, lists and tables with string keys; use a list for a tuple"
+        )
+    ]
+    problems = child_problems({"id": "a", "start": f"{T}:plain", "args": [{"k": object()}]})
+    assert problems[0].startswith("children[0].args: args[0]['k'] is <object object at")
+    assert "that is an object: args in a file hold" in problems[0]
+
+
 # --- files ------------------------------------------------------------------------------------
 
 
