@@ -168,7 +168,8 @@ class HealthMonitor:
         self._report = HealthReport(0.0, HealthStatus.HEALTHY, (), started=False)
         self._wakeup: trio.Event | None = None
         self._home: otp.Supervisor | otp.DynamicSupervisor | None = None
-        self._running = False
+        self._running = self._polling = False
+        self._nursery: trio.Nursery | None = None
 
     def __repr__(self) -> str:
         return f"<otp.health.HealthMonitor {len(self._checks)} checks, {self._report.status}>"
@@ -196,6 +197,33 @@ class HealthMonitor:
             breaker = otp.CircuitBreaker("db", hooks=[monitor.breaker_hook])
         """
         if isinstance(event, otp.BreakerStateChanged):
+            self._poke()
+
+    def watch(self, path: str, source: otp.CircuitBreaker | otp.PhiAccrualDetector) -> None:
+        """Watch one more breaker or detector at ``path`` (as the constructor's options do).
+
+        For a breaker made after the monitor, so that it can take :meth:`breaker_hook`.
+
+        Example::
+
+            monitor = otp.health.HealthMonitor()
+            breaker = otp.CircuitBreaker("db", hooks=[monitor.breaker_hook])
+            monitor.watch("root/api", breaker)
+        """
+        key = _path("watch", path)
+        given: object = source
+        if isinstance(given, otp.CircuitBreaker):
+            self._breakers.append((key, given))
+        elif isinstance(given, otp.PhiAccrualDetector):
+            self._detectors.append((key, given))
+        else:
+            msg = (
+                "HealthMonitor.watch: source must be an otp.CircuitBreaker or an "
+                f"otp.PhiAccrualDetector (got {source!r})"
+            )
+            raise HealthDeclarationError(msg)
+        if self._nursery is not None:
+            self._start_polling(self._nursery)
             self._poke()
 
     def child_spec(self, id: str = "health", **options: Any) -> otp.ChildSpec:  # noqa: A002, ANN401
@@ -227,22 +255,24 @@ class HealthMonitor:
                 self._tree = self._home.name
             self._wakeup = trio.Event()
             async with trio.open_nursery() as nursery:
+                began = trio.current_time()
                 async with trio.open_nursery() as first_round:
                     for path, check in self._checks:
                         first_round.start_soon(self._run_once, path, check)
                 self._evaluate()
                 for path, check in self._checks:
-                    nursery.start_soon(self._keep_checking, path, check)
+                    nursery.start_soon(self._keep_checking, path, check, began)
+                self._nursery = nursery
                 if self._breakers or self._detectors:
-                    nursery.start_soon(self._keep_polling)
+                    self._start_polling(nursery)
                 task_status.started(self)
                 while True:
                     await self._wakeup.wait()
                     self._wakeup = trio.Event()
                     self._evaluate()
         finally:
-            self._wakeup = None
-            self._running = False
+            self._wakeup = self._nursery = None
+            self._polling = self._running = False
 
     # --- inside the monitor's task ----------------------------------------------------------
 
@@ -254,13 +284,17 @@ class HealthMonitor:
         self._results[path, check.name] = await run_check(check, path)
         self._poke()
 
-    async def _keep_checking(self, path: str, check: Check) -> None:
-        began = trio.current_time()
+    async def _keep_checking(self, path: str, check: Check, began: float) -> None:
         while True:
             began += check.interval
             await trio.sleep_until(began)
             await self._run_once(path, check)
             began = max(began, trio.current_time() - check.interval)  # no catch-up burst
+
+    def _start_polling(self, nursery: trio.Nursery) -> None:
+        if not self._polling:
+            self._polling = True
+            nursery.start_soon(self._keep_polling)
 
     async def _keep_polling(self) -> None:
         while True:
