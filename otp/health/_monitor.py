@@ -170,6 +170,7 @@ class HealthMonitor:
         self._home: otp.Supervisor | otp.DynamicSupervisor | None = None
         self._running = self._polling = False
         self._nursery: trio.Nursery | None = None
+        self._reported = trio.Event()
 
     def __repr__(self) -> str:
         return f"<otp.health.HealthMonitor {len(self._checks)} checks, {self._report.status}>"
@@ -177,6 +178,20 @@ class HealthMonitor:
     @property
     def report(self) -> HealthReport:
         """The latest report (all Healthy and not started before the monitor first ran)."""
+        return self._report
+
+    async def wait_for(self, predicate: Callable[[HealthReport], object]) -> HealthReport:
+        """Wait until the latest report satisfies ``predicate``, and return it.
+
+        Looks at the report now, then after each new one (bound the wait with
+        :func:`trio.fail_after` or :func:`trio.move_on_after`).
+
+        Example::
+
+            report = await monitor.wait_for(lambda report: report.ready)
+        """
+        while not predicate(self._report):
+            await self._reported.wait()
         return self._report
 
     def hook(self, event: otp.SupervisorEvent) -> None:
@@ -343,6 +358,8 @@ class HealthMonitor:
             findings=tuple(found),
             subtrees=tuple(health[path] for path in sorted(health)),
         )
+        self._reported.set()
+        self._reported = trio.Event()
         before, self._health = self._health, health
         for change in changes(before, health, now):
             for callback in self._on_change:
