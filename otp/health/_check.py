@@ -166,7 +166,7 @@ class CheckResult:
 
     @property
     def finding(self) -> Finding:
-        """This result as a finding: Healthy, or Unhealthy/Degraded by ``critical``."""
+        """This result as a finding (Healthy, or Unhealthy/Degraded by ``critical``)."""
         if self.passed:
             status = HealthStatus.HEALTHY
         else:

@@ -79,7 +79,7 @@ class HealthReport:
 
     @property
     def alive(self) -> bool:
-        """No supervisor gave up (or failed to start): what ``/healthz`` answers.
+        """Whether no supervisor gave up (or failed to start), as ``/healthz`` answers.
 
         Everything else heals by itself (restarts, breakers closing, checks passing again).
         """
@@ -87,7 +87,7 @@ class HealthReport:
 
     @property
     def ready(self) -> bool:
-        """Started, and not Unhealthy: what ``/readyz`` answers."""
+        """Whether the tree started and is not Unhealthy, as ``/readyz`` answers."""
         return self.started and self.status is not HealthStatus.UNHEALTHY
 
     def subtree(self, path: str) -> SubtreeHealth:
