@@ -30,6 +30,7 @@ BENCHMARKS = (
     "bench_server_memory",
     "bench_liveness",
     "bench_persist",
+    "bench_crash_storm",
 )
 
 

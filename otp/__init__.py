@@ -45,6 +45,8 @@ from ._breaker import CallOutcome as CallOutcome
 from ._breaker import CircuitBreaker as CircuitBreaker
 from ._breaker import CircuitOpen as CircuitOpen
 from ._breaker import Rejection as Rejection
+from ._burst import DroppedReports as DroppedReports
+from ._burst import ReportLimit as ReportLimit
 from ._child import Child as Child
 from ._child import cleanup_scope as cleanup_scope
 from ._child import current_child as current_child
@@ -185,6 +187,7 @@ __all__ = [
     "CircuitOpen",
     "Continue",
     "Down",
+    "DroppedReports",
     "DynamicSupervisor",
     "Exit",
     "ExitKind",
@@ -204,6 +207,7 @@ __all__ = [
     "Overflow",
     "PhiAccrualDetector",
     "Rejection",
+    "ReportLimit",
     "Restart",
     "RestartIntensity",
     "RestartIntensityExceeded",

@@ -21,6 +21,7 @@ import attrs
 import trio
 
 from ._backoff import Backoff
+from ._burst import ReportLimit
 from ._child import Child
 from ._exceptions import (
     ChildNotFound,
@@ -30,6 +31,7 @@ from ._exceptions import (
 )
 from ._exit import ExitKind, ExitReason
 from ._flags import (
+    DEFAULT_REPORT_LIMIT,
     AutoShutdown,
     AutoShutdownLike,
     RandomSource,
@@ -427,6 +429,7 @@ async def dynamic_supervisor(
     name: str | None = None,
     hooks: Sequence[Hook] = (),
     random: RandomSource | None = None,
+    report_limit: ReportLimit | None = DEFAULT_REPORT_LIMIT,
     task_status: trio.TaskStatus[DynamicSupervisor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a dynamic supervisor for children made from one ``template`` spec.
@@ -447,6 +450,8 @@ async def dynamic_supervisor(
         hooks: Callables that receive every :class:`SupervisorEvent`. Nested supervisors
             inherit them, so a hook on the root hears the whole tree.
         random: A source of floats in ``[0, 1)`` for the backoff jitter.
+        report_limit: How many child reports it logs per window before it summarises the
+            rest (:class:`ReportLimit`, 100 a second by default); ``None`` logs them all.
         task_status: Given by ``nursery.start``.
 
     Example::
@@ -468,6 +473,7 @@ async def dynamic_supervisor(
         auto_shutdown=auto_shutdown,
         max_children=max_children,
         random=random,
+        report_limit=report_limit,
     )
     spec = _check_template(sup_name, template, flags.auto_shutdown)
     sup = DynamicSupervisor._create(sup_name, spec, flags, hooks, random)
@@ -486,6 +492,7 @@ async def open_dynamic_supervisor(
     name: str | None = None,
     hooks: Sequence[Hook] = (),
     random: RandomSource | None = None,
+    report_limit: ReportLimit | None = DEFAULT_REPORT_LIMIT,
 ) -> AsyncIterator[DynamicSupervisor]:
     """Run a dynamic supervisor for the duration of an ``async with`` block.
 
@@ -510,6 +517,7 @@ async def open_dynamic_supervisor(
         name=name,
         hooks=hooks,
         random=random,
+        report_limit=report_limit,
     )
     async with running_in_block(start) as sup:
         assert isinstance(sup, DynamicSupervisor)
@@ -540,6 +548,7 @@ class NestedDynamicSupervisor:
             name=self.name,
             hooks=self.hooks,
             random=self.random,
+            report_limit=flags.report_limit,
             task_status=task_status,
         )
 
@@ -559,6 +568,7 @@ def dynamic_supervisor_spec(
     name: str | None = None,
     hooks: Sequence[Hook] = (),
     random: RandomSource | None = None,
+    report_limit: ReportLimit | None = DEFAULT_REPORT_LIMIT,
 ) -> ChildSpec:
     """The child spec of a nested dynamic supervisor, validated at declaration.
 
@@ -580,6 +590,7 @@ def dynamic_supervisor_spec(
         auto_shutdown=auto_shutdown,
         max_children=max_children,
         random=random,
+        report_limit=report_limit,
     )
     spec = _check_template(where, template, flags.auto_shutdown)
     start = NestedDynamicSupervisor(spec, flags, name, tuple(hooks), random)

@@ -1,4 +1,4 @@
-"""Supervisor flags: strategy, restart intensity, backoff and auto_shutdown, validated.
+"""Supervisor flags: strategy, intensity, backoff, auto_shutdown and report limit, validated.
 
 Erlang/OTP rejects bad flags when the supervisor starts (``supervisor_data``); ``otp`` rejects
 them when the supervisor or its spec is declared, with a message that names the flag.
@@ -14,6 +14,7 @@ from typing import Literal, TypeAlias, final
 import attrs
 
 from ._backoff import Backoff
+from ._burst import ReportLimit
 from ._exceptions import ChildSpecError
 from ._numbers import as_float
 from ._spec import _got, _quoted_choices
@@ -58,6 +59,7 @@ class AutoShutdown(StrEnum):
 StrategyLike: TypeAlias = Strategy | Literal["one_for_one", "one_for_all", "rest_for_one"]
 AutoShutdownLike: TypeAlias = AutoShutdown | Literal["never", "any_significant", "all_significant"]
 RandomSource: TypeAlias = Callable[[], float]
+DEFAULT_REPORT_LIMIT = ReportLimit()
 
 
 @final
@@ -71,6 +73,7 @@ class SupervisorFlags:
     backoff: Backoff | None
     auto_shutdown: AutoShutdown
     max_children: int | None = None
+    report_limit: ReportLimit | None = DEFAULT_REPORT_LIMIT
 
 
 def _positive_finite(value: object) -> bool:
@@ -126,6 +129,7 @@ def make_flags(
     auto_shutdown: object,
     max_children: object = None,
     random: object = None,
+    report_limit: object = DEFAULT_REPORT_LIMIT,
 ) -> SupervisorFlags:
     """Validate a supervisor's flags, naming the supervisor and the flag on error.
 
@@ -160,6 +164,12 @@ def make_flags(
     ):
         msg = f"{where}max_children must be an int >= 1 or None (got {_got(max_children)})"
         raise ChildSpecError(msg)
+    if report_limit is not None and not isinstance(report_limit, ReportLimit):
+        msg = (
+            f"{where}report_limit must be an otp.ReportLimit, or None to log every report "
+            f"(got {_got(report_limit)})"
+        )
+        raise ChildSpecError(msg)
     _check_random(where, random)
     return SupervisorFlags(
         strategy=Strategy(strategy_value),
@@ -168,4 +178,5 @@ def make_flags(
         backoff=backoff,
         auto_shutdown=AutoShutdown(auto_value),
         max_children=max_children,
+        report_limit=report_limit,
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, final
 
 import attrs
 
+from ._burst import BurstLimiter, DroppedReports, ReportLimit
 from ._exceptions import _describe
 from ._exit import ExitReason
 
@@ -40,6 +41,19 @@ __all__ = [
 logger = logging.getLogger("otp.supervisor")
 
 Hook = Callable[["SupervisorEvent"], object]
+
+
+@final
+class _Described:
+    """An error whose description is made only if a summary shows it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __str__(self) -> str:
+        return _describe(self.error)
 
 
 @attrs.frozen
@@ -67,6 +81,13 @@ class SupervisorEvent:
     def describe(self) -> str:
         """A one-line, human-readable account of the event."""
         return self.name
+
+    def _summarised_as(self) -> tuple[Hashable, str, object] | None:
+        """(child id, verb, reason) for a dropped-reports summary; ``None``: never limited.
+
+        The reason is anything whose ``str()`` describes it, formatted only if needed.
+        """
+        return None
 
     def __str__(self) -> str:
         return f"supervisor {self.supervisor!r}: {self.describe()}"
@@ -168,6 +189,9 @@ class ChildStarted(SupervisorEvent):
         """A one-line account of the event."""
         return f"child {self.child_id!r} {'restarted' if self.restart else 'started'}"
 
+    def _summarised_as(self) -> tuple[Hashable, str, object]:
+        return self.child_id, "restarted" if self.restart else "started", None
+
 
 @final
 @attrs.frozen
@@ -186,6 +210,9 @@ class ChildIgnored(SupervisorEvent):
     def describe(self) -> str:
         """A one-line account of the event."""
         return f"child {self.child_id!r} ignored its start"
+
+    def _summarised_as(self) -> tuple[Hashable, str, object]:
+        return self.child_id, "ignored its start", None
 
 
 @final
@@ -209,6 +236,10 @@ class ChildStartFailed(SupervisorEvent):
         """A one-line account of the event."""
         what = "restart" if self.restart else "start"
         return f"child {self.child_id!r} failed to {what}: {_describe(self.error)}"
+
+    def _summarised_as(self) -> tuple[Hashable, str, object]:
+        what = "failed to restart" if self.restart else "failed to start"
+        return self.child_id, what, _Described(self.error)
 
 
 @final
@@ -239,6 +270,11 @@ class ChildExited(SupervisorEvent):
         then = "restarting" if self.restarting else "not restarting"
         return f"child {self.child_id!r} exited: {self.reason}; {then}"
 
+    def _summarised_as(self) -> tuple[Hashable, str, object]:
+        what = "crashed" if self.reason.abnormal else "exited"
+        error = self.reason.exception
+        return self.child_id, what, self.reason if error is None else _Described(error)
+
 
 @final
 @attrs.frozen
@@ -267,6 +303,9 @@ class ChildRestartScheduled(SupervisorEvent):
         """A one-line account of the event."""
         return f"child {self.child_id!r} restarts in {self.delay:.3g} s (attempt {self.attempt})"
 
+    def _summarised_as(self) -> tuple[Hashable, str, object]:
+        return self.child_id, "had a restart put off", None
+
 
 @final
 @attrs.frozen
@@ -291,6 +330,9 @@ class ChildTerminated(SupervisorEvent):
     def describe(self) -> str:
         """A one-line account of the event."""
         return f"child {self.child_id!r} terminated: {self.reason}"
+
+    def _summarised_as(self) -> tuple[Hashable, str, object]:
+        return self.child_id, "was terminated", self.reason
 
 
 @final
@@ -320,16 +362,28 @@ class ChildAbandoned(SupervisorEvent):
             "cancellation; treating it as killed (the supervisor waits for it before exiting)"
         )
 
+    def _summarised_as(self) -> tuple[Hashable, str, object]:
+        return self.child_id, "was abandoned", None
+
 
 @final
 class Reporter:
-    """Sends a supervisor's events to the ``otp.supervisor`` logger and to its hooks."""
+    """Sends a supervisor's events to the ``otp.supervisor`` logger and to its hooks.
 
-    __slots__ = ("hooks", "supervisor")
+    With a :class:`ReportLimit`, child reports past the limit are kept out of the log and
+    summarised (see :mod:`otp._burst`); hooks still get every event.
+    """
 
-    def __init__(self, supervisor: str, hooks: Sequence[Hook]) -> None:
+    __slots__ = ("_limiter", "hooks", "on_first_drop", "supervisor")
+
+    def __init__(
+        self, supervisor: str, hooks: Sequence[Hook], limit: ReportLimit | None = None
+    ) -> None:
         self.supervisor = supervisor
         self.hooks = tuple(hooks)
+        self._limiter = BurstLimiter(limit) if limit is not None else None
+        self.on_first_drop: Callable[[float], object] | None = None
+        """Called with the window's end when it first drops a report, to flush then."""
 
     def wants(self, level: int) -> bool:
         """Whether an event at ``level`` would go anywhere (so is worth building)."""
@@ -342,7 +396,7 @@ class Reporter:
         """
         if level is None:
             level = event.level
-        if logger.isEnabledFor(level):
+        if logger.isEnabledFor(level) and self._admit(event, level):
             exc_info: BaseException | None = None
             if isinstance(event, ChildExited | ChildTerminated):
                 exc_info = event.reason.exception if level >= logging.ERROR else None
@@ -356,3 +410,40 @@ class Reporter:
                 logger.exception(
                     "supervisor %r: hook %r failed on %s", self.supervisor, hook, event
                 )
+
+    def _admit(self, event: SupervisorEvent, level: int) -> bool:
+        limiter = self._limiter
+        if limiter is None:
+            return True
+        summary = event._summarised_as()
+        if summary is None:
+            return True
+        now = event.time
+        if now >= limiter.window_end:
+            self._log_dropped(limiter.due(now))
+        if limiter.admit(now):
+            return True
+        child_id, what, last = summary
+        if limiter.drop(now, child_id, what, level, last) and self.on_first_drop is not None:
+            self.on_first_drop(limiter.window_end)
+        return False
+
+    def flush_due(self, now: float) -> None:
+        """Log the summaries of a window that has ended by ``now``."""
+        if self._limiter is not None:
+            self._log_dropped(self._limiter.due(now))
+
+    def flush(self, now: float) -> None:
+        """Log every summary still held (the supervisor is stopping)."""
+        if self._limiter is not None:
+            self._log_dropped(self._limiter.flush(now))
+
+    def _log_dropped(self, summaries: list[DroppedReports]) -> None:
+        for dropped in summaries:
+            logger.log(
+                dropped.level,
+                "supervisor %r: %s",
+                self.supervisor,
+                dropped,
+                extra={"otp_dropped": dropped},
+            )

@@ -282,7 +282,8 @@ class SupervisorBase:
     ) -> None:
         self.name = name
         self._flags = flags
-        self._reporter = Reporter(name, _with_inherited_hooks(hooks))
+        self._reporter = Reporter(name, _with_inherited_hooks(hooks), flags.report_limit)
+        self._report_flush_scope: trio.CancelScope | None = None
         self._intensity = RestartIntensity(flags.intensity, flags.period)
         self._restarted = 0
         self._random = random if random is not None else _random.random
@@ -371,6 +372,7 @@ class SupervisorBase:
         finally:
             self._state = _Lifecycle.STOPPED
             self._stopped.set()
+            self._reporter.flush(trio.current_time())
             if self._reporter.wants(SupervisorStopped.level):
                 self._emit(SupervisorStopped(self.name, trio.current_time(), self._stop_reason))
 
@@ -378,6 +380,7 @@ class SupervisorBase:
         outcome: Exception | None = None
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            self._reporter.on_first_drop = self._flush_reports_later
             try:
                 # Under the admin lock: a child that calls its supervisor as soon as it has
                 # started waits until all its siblings have started too, as in Erlang.
@@ -397,6 +400,10 @@ class SupervisorBase:
                 outcome = self._gave_up(give_up)
             finally:
                 self._state = _Lifecycle.STOPPING
+                # Reports dropped from here on are summarised when the supervisor has stopped.
+                self._reporter.on_first_drop = None
+                if self._report_flush_scope is not None:
+                    self._report_flush_scope.cancel()
                 self._watcher_scope.cancel()
                 self._timeouts_scope.cancel()
                 for pending in self._pending:
@@ -449,6 +456,7 @@ class SupervisorBase:
 
     def _gave_up(self, give_up: GiveUp) -> RestartIntensityExceeded:
         flags = self._flags
+        self._reporter.flush(trio.current_time())  # the crashes before the give-up, first
         if self._reporter.wants(SupervisorGaveUp.level):
             self._emit(
                 SupervisorGaveUp(
@@ -701,6 +709,16 @@ class SupervisorBase:
         self._pending.discard(pending)
 
     # --- reports --------------------------------------------------------------------------
+
+    def _flush_reports_later(self, deadline: float) -> None:
+        # At most one waits at a time: the limiter asks again only once a window has ended.
+        self._nursery.start_soon(self._flush_reports_at, deadline, name="otp.report_flush")
+
+    async def _flush_reports_at(self, deadline: float) -> None:
+        with trio.CancelScope() as scope:
+            self._report_flush_scope = scope
+            await trio.sleep_until(deadline)
+            self._reporter.flush_due(trio.current_time())
 
     def _emit(self, event: SupervisorEvent) -> None:
         self._reporter.emit(event)

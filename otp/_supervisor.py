@@ -19,6 +19,7 @@ import attrs
 import trio
 
 from ._backoff import Backoff
+from ._burst import ReportLimit
 from ._child import Child
 from ._exceptions import (
     ChildAlreadyPresent,
@@ -31,6 +32,7 @@ from ._exceptions import (
 )
 from ._exit import ExitKind, ExitReason
 from ._flags import (
+    DEFAULT_REPORT_LIMIT,
     AutoShutdown,
     AutoShutdownLike,
     RandomSource,
@@ -550,6 +552,7 @@ async def supervisor(
     name: str | None = None,
     hooks: Sequence[Hook] = (),
     random: RandomSource | None = None,
+    report_limit: ReportLimit | None = DEFAULT_REPORT_LIMIT,
     task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a static supervisor: start ``children`` in order, then keep them running.
@@ -575,6 +578,9 @@ async def supervisor(
             inherit them, so a hook on the root hears the whole tree.
         random: A source of floats in ``[0, 1)`` for the backoff jitter (``random.random``
             by default); pass a seeded one for reproducible runs.
+        report_limit: How many child reports it logs per window before it summarises the
+            rest (:class:`ReportLimit`, 100 a second by default); ``None`` logs them all.
+            Hooks always get every event.
         task_status: Given by ``nursery.start``.
 
     Raises:
@@ -603,6 +609,7 @@ async def supervisor(
         backoff=backoff,
         auto_shutdown=auto_shutdown,
         random=random,
+        report_limit=report_limit,
     )
     specs = check_child_specs(children, auto_shutdown=flags.auto_shutdown, supervisor=sup_name)
     sup = Supervisor._create(sup_name, specs, flags, hooks, random)
@@ -621,6 +628,7 @@ async def open_supervisor(
     name: str | None = None,
     hooks: Sequence[Hook] = (),
     random: RandomSource | None = None,
+    report_limit: ReportLimit | None = DEFAULT_REPORT_LIMIT,
 ) -> AsyncIterator[Supervisor]:
     """Run a static supervisor for the duration of an ``async with`` block.
 
@@ -648,6 +656,7 @@ async def open_supervisor(
         name=name,
         hooks=hooks,
         random=random,
+        report_limit=report_limit,
     )
     async with running_in_block(start) as sup:
         assert isinstance(sup, Supervisor)
@@ -682,6 +691,7 @@ class NestedSupervisor:
             name=self.name,
             hooks=self.hooks,
             random=self.random,
+            report_limit=flags.report_limit,
             task_status=task_status,
         )
 
@@ -701,6 +711,7 @@ def supervisor_spec(
     name: str | None = None,
     hooks: Sequence[Hook] = (),
     random: RandomSource | None = None,
+    report_limit: ReportLimit | None = DEFAULT_REPORT_LIMIT,
 ) -> ChildSpec:
     """The child spec of a nested static supervisor, so a whole tree is one list of specs.
 
@@ -730,6 +741,7 @@ def supervisor_spec(
         backoff=backoff,
         auto_shutdown=auto_shutdown,
         random=random,
+        report_limit=report_limit,
     )
     specs = check_child_specs(children, auto_shutdown=flags.auto_shutdown, supervisor=where)
     start = NestedSupervisor(specs, flags, name, tuple(hooks), random)

@@ -17,6 +17,10 @@ A child's ``start`` is an import path, resolved when the file is loaded; a child
     jitter = 0.1                  # default 0.0
     reset_after = 2.0             # default (min + max) / 2
 
+    [report_limit]                # optional: child reports logged per window (see ReportLimit)
+    max_reports = 100             # default 100; "infinity" logs every report
+    window = 1.0                  # default 1.0
+
     [[children]]
     id = "config"
     start = "shop.config:ConfigServer"   # an otp.GenServer subclass...
@@ -52,7 +56,8 @@ A child's ``start`` is an import path, resolved when the file is loaded; a child
     id = "jobs"                   # a nested dynamic supervisor: a template
     type = "supervisor"
     max_children = 100
-    significant = false           # and restart, shutdown, backoff, auto_shutdown, name
+    significant = false           # and restart, shutdown, backoff, auto_shutdown, name,
+                                  # report_limit
 
     [children.template]
     id = "job"
@@ -96,9 +101,11 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from ._backoff import Backoff
+from ._burst import ReportLimit
 from ._dynamic import NestedDynamicSupervisor, dynamic_supervisor_spec
 from ._exceptions import ChildSpecError, OtpError
 from ._flags import (
+    DEFAULT_REPORT_LIMIT,
     AutoShutdown,
     AutoShutdownLike,
     RandomSource,
@@ -333,6 +340,8 @@ Count = NewType("Count", int)
 """An int >= 0."""
 Size = NewType("Size", int)
 """An int >= 1."""
+ReportCount = NewType("ReportCount", object)
+"""An int >= 1, or ``"infinity"`` (no limit)."""
 OptionalShutdown: TypeAlias = float | ShutdownMode | None
 
 
@@ -346,6 +355,15 @@ class BackoffDoc:
     multiplier: Factor | None = None
     jitter: NonNegativeNumber | None = None
     reset_after: Seconds | None = None
+
+
+@final
+@attrs.frozen(kw_only=True)
+class ReportLimitDoc:
+    """The ``report_limit`` table of a supervisor: see :class:`otp.ReportLimit`."""
+
+    max_reports: ReportCount | None = None
+    window: Seconds | None = None
 
 
 @final
@@ -385,6 +403,7 @@ class ChildDoc:
     auto_shutdown: AutoShutdown | None = None
     max_children: Size | None = None
     backoff: BackoffDoc | None = None
+    report_limit: ReportLimitDoc | None = None
     template: ChildDoc | None = None
     children: tuple[ChildDoc, ...] | None = None
 
@@ -400,13 +419,22 @@ class TreeDoc:
     period: Seconds | None = None
     auto_shutdown: AutoShutdown | None = None
     backoff: BackoffDoc | None = None
+    report_limit: ReportLimitDoc | None = None
     children: tuple[ChildDoc, ...] = ()
 
 
-for _doc_class in (BackoffDoc, HeartbeatDoc, ChildDoc, TreeDoc):
+for _doc_class in (BackoffDoc, ReportLimitDoc, HeartbeatDoc, ChildDoc, TreeDoc):
     attrs.resolve_types(_doc_class)
 
-_SUPERVISOR_KEYS = ("strategy", "intensity", "period", "auto_shutdown", "max_children", "backoff")
+_SUPERVISOR_KEYS = (
+    "strategy",
+    "intensity",
+    "period",
+    "auto_shutdown",
+    "max_children",
+    "backoff",
+    "report_limit",
+)
 
 # --- structure hooks: one value each ------------------------------------------------------
 
@@ -448,6 +476,15 @@ def _choice_hook(enum: type[Restart | ChildType | Strategy | AutoShutdown]) -> C
         raise _Invalid(msg)
 
     return structure
+
+
+def _structure_report_count(value: object, _: object) -> object:
+    if value == "infinity" or (
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    ):
+        return value
+    msg = f"must be an int >= 1 or 'infinity' (got {_got(value)})"
+    raise _Invalid(msg)
 
 
 def _structure_str(value: object, _: object) -> str:
@@ -590,6 +627,10 @@ def _check_backoff(raw: Raw, doc: BackoffDoc | None) -> list[Problem]:
 
 
 def _check_heartbeat(raw: Raw, doc: HeartbeatDoc | None) -> list[Problem]:
+    return []
+
+
+def _check_report_limit(raw: Raw, doc: ReportLimitDoc | None) -> list[Problem]:
     return []
 
 
@@ -742,6 +783,7 @@ def _make_converter() -> cattrs.Converter:
         (Factor, _float_hook(1, inclusive=True, seconds=False)),
         (Count, _int_hook(0)),
         (Size, _int_hook(1)),
+        (ReportCount, _structure_report_count),
     ]
     for new_type, hook in numbers:
         converter.register_structure_hook(new_type, hook)
@@ -766,9 +808,12 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(
         HeartbeatDoc, _table_hook(converter, HeartbeatDoc, _check_heartbeat)
     )
+    converter.register_structure_hook(
+        ReportLimitDoc, _table_hook(converter, ReportLimitDoc, _check_report_limit)
+    )
     converter.register_structure_hook(ChildDoc, _table_hook(converter, ChildDoc, _check_child))
     converter.register_structure_hook(TreeDoc, _table_hook(converter, TreeDoc, _check_tree))
-    for cls in (BackoffDoc, HeartbeatDoc, ChildDoc, TreeDoc):
+    for cls in (BackoffDoc, ReportLimitDoc, HeartbeatDoc, ChildDoc, TreeDoc):
         converter.register_unstructure_hook(
             cls, make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True)
         )
@@ -791,6 +836,16 @@ def _backoff_from(doc: BackoffDoc | None) -> Backoff | None:
     return Backoff(doc.min, doc.max, **_given(doc, "multiplier", "jitter", "reset_after"))
 
 
+def _report_limit_from(doc: ReportLimitDoc | None) -> dict[str, Any]:
+    """The ``report_limit`` keyword for a table, or nothing (the library's default)."""
+    if doc is None:
+        return {}
+    count: object = doc.max_reports
+    if count == "infinity":
+        return {"report_limit": None}
+    return {"report_limit": ReportLimit(**_given(doc, "max_reports", "window"))}
+
+
 def _heartbeat_from(doc: HeartbeatDoc | None) -> Heartbeat | None:
     if doc is None:
         return None
@@ -811,6 +866,7 @@ def _spec_from(doc: ChildDoc, path: KeyPath, problems: list[Problem]) -> ChildSp
                 children,
                 backoff=_backoff_from(doc.backoff),
                 significant=doc.significant,
+                **_report_limit_from(doc.report_limit),
                 **flags,
                 **options,
             )
@@ -824,6 +880,7 @@ def _spec_from(doc: ChildDoc, path: KeyPath, problems: list[Problem]) -> ChildSp
                 template,
                 backoff=_backoff_from(doc.backoff),
                 significant=doc.significant,
+                **_report_limit_from(doc.report_limit),
                 **flags,
                 **options,
             )
@@ -928,7 +985,12 @@ def _load(data: object) -> Tree:
         raise TreeError(_render(problems))
     flags = _given(doc, "strategy", "intensity", "period", "auto_shutdown", "name")
     try:
-        return Tree(children, backoff=_backoff_from(doc.backoff), **flags)
+        return Tree(
+            children,
+            backoff=_backoff_from(doc.backoff),
+            **_report_limit_from(doc.report_limit),
+            **flags,
+        )
     except ChildSpecError as exc:  # a safety net, as in _spec_from
         raise TreeError([str(exc)]) from None
 
@@ -942,10 +1004,16 @@ def _defaults(function: Callable[..., object], *names: str) -> dict[str, object]
 
 
 _STATIC_DEFAULTS = _defaults(
-    supervisor_spec, "strategy", "intensity", "period", "backoff", "auto_shutdown"
+    supervisor_spec, "strategy", "intensity", "period", "backoff", "auto_shutdown", "report_limit"
 )
 _DYNAMIC_DEFAULTS = _defaults(
-    dynamic_supervisor_spec, "intensity", "period", "backoff", "auto_shutdown", "max_children"
+    dynamic_supervisor_spec,
+    "intensity",
+    "period",
+    "backoff",
+    "auto_shutdown",
+    "max_children",
+    "report_limit",
 )
 
 
@@ -961,6 +1029,18 @@ def _backoff_doc(backoff: Backoff | None) -> BackoffDoc | None:
         reset_after=None
         if backoff.reset_after == usual.reset_after
         else Seconds(backoff.reset_after),
+    )
+
+
+def _report_limit_doc(limit: ReportLimit | None) -> ReportLimitDoc:
+    if limit is None:
+        return ReportLimitDoc(max_reports=ReportCount("infinity"))
+    usual = ReportLimit()
+    return ReportLimitDoc(
+        max_reports=None
+        if limit.max_reports == usual.max_reports
+        else ReportCount(limit.max_reports),
+        window=None if limit.window == usual.window else Seconds(limit.window),
     )
 
 
@@ -987,7 +1067,11 @@ def _flag_values(flags: SupervisorFlags, defaults: Mapping[str, object]) -> dict
     for key, default in defaults.items():
         value = getattr(flags, key)
         if value != default:
-            values[key] = _backoff_doc(value) if key == "backoff" else value
+            if key == "backoff":
+                value = _backoff_doc(value)
+            elif key == "report_limit":
+                value = _report_limit_doc(value)
+            values[key] = value
     return values
 
 
@@ -1112,7 +1196,7 @@ _ESCAPES = {
     "\f": "\\f",
     "\r": "\\r",
 }
-_SUBTABLES = ("liveness", "backoff", "template")
+_SUBTABLES = ("liveness", "backoff", "report_limit", "template")
 
 
 def _toml_string(text: str, path: KeyPath, problems: list[Problem]) -> str:
@@ -1209,6 +1293,8 @@ class Tree:
         backoff: An optional :class:`otp.Backoff` delaying each restart.
         auto_shutdown: ``"never"`` (default), ``"any_significant"`` or ``"all_significant"``.
         name: The root supervisor's name for reports.
+        report_limit: The root's :class:`otp.ReportLimit` (100 reports a second by default),
+            or ``None`` to log every report; ``max_reports = "infinity"`` in a file.
 
     Raises:
         ChildSpecError: A flag or the list of children is invalid.
@@ -1231,6 +1317,7 @@ class Tree:
     backoff: Backoff | None
     auto_shutdown: AutoShutdown
     name: str | None
+    report_limit: ReportLimit | None
 
     def __init__(
         self,
@@ -1242,6 +1329,7 @@ class Tree:
         backoff: Backoff | None = None,
         auto_shutdown: AutoShutdownLike = AutoShutdown.NEVER,
         name: str | None = None,
+        report_limit: ReportLimit | None = DEFAULT_REPORT_LIMIT,
     ) -> None:
         if not _is_optional_str(name):
             msg = f"tree: name must be a string or None (got {_got(name)})"
@@ -1253,6 +1341,7 @@ class Tree:
             period=period,
             backoff=backoff,
             auto_shutdown=auto_shutdown,
+            report_limit=report_limit,
         )
         specs = check_child_specs(children, auto_shutdown=flags.auto_shutdown, supervisor=name)
         self.__attrs_init__(
@@ -1263,6 +1352,7 @@ class Tree:
             flags.backoff,
             flags.auto_shutdown,
             name,
+            flags.report_limit,
         )
 
     # --- loading --------------------------------------------------------------------------
@@ -1346,7 +1436,12 @@ class Tree:
         if problems:
             raise TreeError(_render(problems))
         flags = SupervisorFlags(
-            self.strategy, self.intensity, self.period, self.backoff, self.auto_shutdown
+            self.strategy,
+            self.intensity,
+            self.period,
+            self.backoff,
+            self.auto_shutdown,
+            report_limit=self.report_limit,
         )
         doc = TreeDoc(
             name=self.name,
@@ -1415,6 +1510,7 @@ class Tree:
             name=self.name,
             hooks=hooks,
             random=random,
+            report_limit=self.report_limit,
             task_status=task_status,
         )
 
@@ -1441,6 +1537,7 @@ class Tree:
             name=self.name,
             hooks=hooks,
             random=random,
+            report_limit=self.report_limit,
         ) as sup:
             yield sup
 
