@@ -40,7 +40,7 @@ from ._mailbox import Mailbox, MailboxStatistics, Overflow
 from ._monitor import Monitor, demonitor, monitor
 from ._registry import lookup, register, unregister, wait_for
 from ._spec import BRUTAL_KILL, ChildSpec, RestartLike, ShutdownLike
-from ._timeouts import CallTimeouts
+from ._timeouts import CallTimeouts, run_timeouts
 
 if TYPE_CHECKING:
     from ._supervising import SupervisorBase
@@ -380,9 +380,12 @@ class _ServerCore:
         return dropped is not item
 
     def call_timeouts(self) -> CallTimeouts | None:
-        """The timer of this server's supervisor, if it has one that is running."""
+        """The timer of this server's supervisor, or the run's if no supervisor runs it.
+
+        ``None`` when its supervisor is stopping.
+        """
         supervisor = self.supervisor
-        return supervisor._call_timeouts() if supervisor is not None else None
+        return supervisor._call_timeouts() if supervisor is not None else run_timeouts()
 
     def end(self, reason: ExitReason) -> None:
         """The server has ended: release names, fail callers, then fire monitors."""

@@ -11,7 +11,10 @@ calls leave their queue lazily, when they reach its head, and a queue is compact
 holds more answered calls than waiting ones, so it never grows past about twice the number of
 calls in flight.
 
-A call to a server that no supervisor runs still uses a cancel scope of its own.
+A call to a server that no supervisor runs registers with the run's own timer instead: one
+per ``trio.run``, kept in a ``RunVar`` and run as a Trio system task, so it needs no nursery
+of the caller's and ends with the run. (A call to the server of a supervisor that is already
+stopping still uses a cancel scope of its own: that nursery takes no new task.)
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import trio
 if TYPE_CHECKING:
     from ._server import Caller
 
-__all__ = ["CallTimeouts"]
+__all__ = ["CallTimeouts", "run_timeouts"]
 
 
 @final
@@ -89,3 +92,23 @@ class CallTimeouts:
             with trio.move_on_at(earliest):
                 await self._wakeup.wait()
             self._sleeping_until = -math.inf  # awake: nobody needs to wake it
+
+
+_RUN_TIMEOUTS: trio.lowlevel.RunVar[CallTimeouts] = trio.lowlevel.RunVar("otp.call_timeouts")
+
+
+def run_timeouts() -> CallTimeouts:
+    """The timer of calls to servers that no supervisor runs (started with the first call)."""
+    try:
+        timeouts = _RUN_TIMEOUTS.get()
+    except LookupError:
+        pass
+    else:
+        if timeouts.running:
+            return timeouts
+    timeouts = CallTimeouts()
+    _RUN_TIMEOUTS.set(timeouts)
+    # A system task: it serves every unsupervised server of the run, whichever nursery each
+    # runs in, and Trio cancels it when the run's main task is done.
+    trio.lowlevel.spawn_system_task(timeouts.run, name="otp.call_timeouts")
+    return timeouts
