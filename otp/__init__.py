@@ -128,6 +128,10 @@ from ._supervisor import Supervisor as Supervisor
 from ._supervisor import open_supervisor as open_supervisor
 from ._supervisor import supervisor as supervisor
 from ._supervisor import supervisor_spec as supervisor_spec
+from ._taxonomy import ErrorFamily as ErrorFamily
+from ._taxonomy import Recovery as Recovery
+from ._taxonomy import Severity as Severity
+from ._taxonomy import error_family as error_family
 from ._tree import Tree as Tree
 from ._tree import TreeError as TreeError
 from ._tree import load_tree as load_tree
@@ -189,6 +193,7 @@ __all__ = [
     "Down",
     "DroppedReports",
     "DynamicSupervisor",
+    "ErrorFamily",
     "Exit",
     "ExitKind",
     "ExitReason",
@@ -206,6 +211,7 @@ __all__ = [
     "OtpError",
     "Overflow",
     "PhiAccrualDetector",
+    "Recovery",
     "Rejection",
     "ReportLimit",
     "Restart",
@@ -213,6 +219,7 @@ __all__ = [
     "RestartIntensityExceeded",
     "ServerExited",
     "ServerRef",
+    "Severity",
     "Shutdown",
     "ShutdownMode",
     "StartError",
@@ -234,6 +241,7 @@ __all__ = [
     "demonitor",
     "dynamic_supervisor",
     "dynamic_supervisor_spec",
+    "error_family",
     "exit_reason",
     "heartbeat",
     "load_tree",

@@ -72,6 +72,7 @@ from ._backoff import Backoff
 from ._exceptions import OtpError
 from ._exceptions import _describe as _describe_error
 from ._numbers import as_float
+from ._taxonomy import BREAKER, DECLARATION, classify
 
 __all__ = [
     "Admission",
@@ -113,6 +114,7 @@ def _seconds(value: float) -> str:
 # --- exceptions -------------------------------------------------------------------------------
 
 
+@classify(BREAKER)
 class BreakerError(OtpError):
     """Base of the errors a circuit breaker raises around a call.
 
@@ -132,6 +134,7 @@ class BreakerError(OtpError):
         self.breaker = breaker
 
 
+@classify(BREAKER)
 @final
 class CircuitOpen(BreakerError):
     """A call was rejected at once: the breaker is open, or half-open with no free trial slot.
@@ -171,6 +174,7 @@ class CircuitOpen(BreakerError):
         self.retry_after = retry_after
 
 
+@classify(BREAKER)
 @final
 class BreakerTimeout(BreakerError, TimeoutError):
     """The protected call ran longer than the breaker's ``call_timeout`` and was cancelled.
@@ -203,6 +207,7 @@ class BreakerTimeout(BreakerError, TimeoutError):
         self.timeout = timeout
 
 
+@classify(DECLARATION)
 @final
 class BreakerConfigError(OtpError, ValueError):
     """A :class:`BreakerConfig` is invalid; the message names the field, expected and got.

@@ -39,6 +39,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, final
 
+from ._taxonomy import ADMIN, BASE, CALL, CONTROL, DECLARATION, GIVE_UP, MISUSE, START, classify
+
 if TYPE_CHECKING:
     from ._child import Child
     from ._exit import ExitReason
@@ -73,6 +75,7 @@ __all__ = [
 ]
 
 
+@classify(CONTROL)
 class Shutdown(Exception):
     """Raise this from a child to stop it in an orderly way.
 
@@ -100,6 +103,7 @@ class Shutdown(Exception):
         self.info = info
 
 
+@classify(GIVE_UP)
 @final
 class RestartIntensityExceeded(Shutdown):
     """A supervisor gave up: more than ``intensity`` restarts within ``period`` seconds.
@@ -137,6 +141,7 @@ class RestartIntensityExceeded(Shutdown):
         )
 
 
+@classify(CONTROL)
 @final
 class Ignore(Exception):
     """Raise this from a child *before* it calls ``task_status.started()`` to decline to start.
@@ -156,6 +161,7 @@ class Ignore(Exception):
     """
 
 
+@classify(BASE)
 class OtpError(Exception):
     """Base class of the errors raised by ``otp`` itself.
 
@@ -168,6 +174,7 @@ class OtpError(Exception):
     """
 
 
+@classify(DECLARATION)
 @final
 class ChildSpecError(OtpError, ValueError):
     """A child spec, a list of child specs or a supervisor flag is invalid.
@@ -184,6 +191,7 @@ class ChildSpecError(OtpError, ValueError):
     """
 
 
+@classify(START)
 @final
 class StartError(OtpError):
     """A child failed to start: it raised (or returned) before ``task_status.started()``.
@@ -213,6 +221,7 @@ class StartError(OtpError):
         self.__cause__ = cause
 
 
+@classify(ADMIN)
 class SupervisorError(OtpError):
     """An admin call on a supervisor could not be carried out.
 
@@ -225,6 +234,7 @@ class SupervisorError(OtpError):
     """
 
 
+@classify(ADMIN)
 @final
 class ChildNotFound(SupervisorError, LookupError):
     """No child with that id (static supervisor) or handle (dynamic supervisor).
@@ -236,6 +246,7 @@ class ChildNotFound(SupervisorError, LookupError):
     """
 
 
+@classify(ADMIN)
 @final
 class ChildAlreadyStarted(SupervisorError):
     """``start_child``: a running child already has this id.
@@ -256,6 +267,7 @@ class ChildAlreadyStarted(SupervisorError):
         self.child = child
 
 
+@classify(ADMIN)
 @final
 class ChildAlreadyPresent(SupervisorError):
     """``start_child``: a stopped child already has this id; use ``restart_child`` instead.
@@ -268,6 +280,7 @@ class ChildAlreadyPresent(SupervisorError):
     """
 
 
+@classify(ADMIN)
 @final
 class ChildRunning(SupervisorError):
     """``restart_child`` / ``delete_child``: the child is running; terminate it first.
@@ -279,6 +292,7 @@ class ChildRunning(SupervisorError):
     """
 
 
+@classify(ADMIN)
 @final
 class ChildRestarting(SupervisorError):
     """The child is between an exit and its restart (a retry or a backoff delay is pending).
@@ -290,6 +304,7 @@ class ChildRestarting(SupervisorError):
     """
 
 
+@classify(ADMIN)
 @final
 class MaxChildrenReached(SupervisorError):
     """A dynamic supervisor already runs ``max_children`` children.
@@ -301,6 +316,7 @@ class MaxChildrenReached(SupervisorError):
     """
 
 
+@classify(ADMIN)
 @final
 class SupervisorNotRunning(SupervisorError):
     """The supervisor has stopped or is stopping; it takes no more admin calls.
@@ -316,6 +332,7 @@ class SupervisorNotRunning(SupervisorError):
 _NO_REPLY: Any = object()
 
 
+@classify(CONTROL)
 @final
 class Stop(Exception):
     """Raise this from a server's callback to stop the server.
@@ -354,6 +371,7 @@ class Stop(Exception):
         return self.reply is not _NO_REPLY
 
 
+@classify(CONTROL)
 class Exit(Exception):
     """Raise this from a child to end it with any reason value, as Erlang's ``exit(Reason)``.
 
@@ -380,6 +398,7 @@ class Exit(Exception):
         self.reason = reason
 
 
+@classify(CALL)
 class CallError(OtpError):
     """A call got no reply: base of the ways a call can fail.
 
@@ -392,6 +411,7 @@ class CallError(OtpError):
     """
 
 
+@classify(CALL)
 @final
 class CallTimeout(CallError, TimeoutError):
     """The reply did not come within the call's timeout.
@@ -406,6 +426,7 @@ class CallTimeout(CallError, TimeoutError):
     """
 
 
+@classify(CALL)
 @final
 class NoProc(CallError):
     """No server there: it never existed, has ended, or no server holds the name.
@@ -417,6 +438,7 @@ class NoProc(CallError):
     """
 
 
+@classify(CALL)
 @final
 class ServerExited(CallError):
     """The server ended before it replied; ``reason`` says why.
@@ -440,6 +462,7 @@ class ServerExited(CallError):
         self.__cause__ = reason.exception
 
 
+@classify(MISUSE)
 @final
 class CallingSelf(CallError):
     """A server called itself: it would wait for its own reply forever.
@@ -451,6 +474,7 @@ class CallingSelf(CallError):
     """
 
 
+@classify(CALL)
 @final
 class MailboxFull(CallError):
     """A bounded mailbox with the ``drop_newest`` policy refused the call.
@@ -462,6 +486,7 @@ class MailboxFull(CallError):
     """
 
 
+@classify(START)
 @final
 class NameTaken(OtpError):
     """A server could not start: another server holds its name.
@@ -485,6 +510,7 @@ class NameTaken(OtpError):
         self.holder = holder
 
 
+@classify(MISUSE)
 @final
 class AlreadyReplied(OtpError, RuntimeError):
     """A call was answered twice; each call gets exactly one reply.

@@ -26,6 +26,7 @@ import trio
 from ._child import current_child
 from ._exceptions import OtpError
 from ._phi import PhiAccrualDetector
+from ._taxonomy import CHILD_FAILURE, classify
 
 if TYPE_CHECKING:
     from ._child import Child
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["ChildHung", "heartbeat"]
 
 
+@classify(CHILD_FAILURE)
 @final
 class ChildHung(OtpError):
     """Why a hung child was stopped: the exception of its ``hung`` exit reason.

@@ -137,6 +137,7 @@ from ._supervisor import (
     supervisor,
     supervisor_spec,
 )
+from ._taxonomy import DECLARATION, classify
 
 __all__ = ["Tree", "TreeError", "load_tree"]
 
@@ -167,6 +168,7 @@ def _render(problems: Sequence[Problem]) -> list[str]:
     return [f"{_render_path(path)}: {message}" for path, message in sorted(problems, key=place)]
 
 
+@classify(DECLARATION)
 @final
 class TreeError(OtpError, ValueError):
     """A tree could not be loaded or saved; ``problems`` lists every problem found.

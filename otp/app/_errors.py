@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from otp import OtpError
+from otp._taxonomy import BASE, DECLARATION, START, classify
 
 __all__ = ["AppError", "AppOptionError", "AppStartError", "got"]
 
@@ -12,6 +13,7 @@ def got(value: object) -> str:
     return f"{value!r} of type {type(value).__name__!r}"
 
 
+@classify(BASE)
 class AppError(OtpError):
     """Base class of the errors of ``otp.app``.
 
@@ -24,6 +26,7 @@ class AppError(OtpError):
     """
 
 
+@classify(DECLARATION)
 class AppOptionError(AppError, ValueError):
     """An argument of :func:`run` or :func:`serve` is wrong (raised before anything starts).
 
@@ -34,6 +37,7 @@ class AppOptionError(AppError, ValueError):
     """
 
 
+@classify(START)
 class AppStartError(AppError):
     """A child failed to start; everything started before it was stopped.
 

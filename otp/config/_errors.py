@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from otp import OtpError
+from otp._taxonomy import DECLARATION, classify
 
 __all__ = ["ConfigError"]
 
 
+@classify(DECLARATION)
 class ConfigError(OtpError, ValueError):
     """A configuration that cannot be loaded: every problem, each naming its key and layer.
 

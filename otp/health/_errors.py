@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from otp import OtpError
+from otp._taxonomy import DECLARATION, classify
 
 __all__ = ["HealthDeclarationError"]
 
 
+@classify(DECLARATION)
 class HealthDeclarationError(OtpError, TypeError, ValueError):
     """A health check, a monitor option or an endpoint option is invalid.
 

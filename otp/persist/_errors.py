@@ -16,6 +16,7 @@ The tree::
 from __future__ import annotations
 
 from otp import OtpError
+from otp._taxonomy import BASE, CHILD_FAILURE, CONFLICT, DECLARATION, STORE_LOST, classify
 
 __all__ = [
     "ConcurrencyConflict",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 
+@classify(BASE)
 class PersistError(OtpError):
     """Base of every error of ``otp.persist``.
 
@@ -41,6 +43,7 @@ class PersistError(OtpError):
     """
 
 
+@classify(CONFLICT)
 class ConcurrencyConflict(PersistError):
     """An append expected the stream at one sequence number and found it at another.
 
@@ -71,6 +74,7 @@ class ConcurrencyConflict(PersistError):
         self.actual = actual
 
 
+@classify(CHILD_FAILURE)
 class StoreError(PersistError):
     """The store could not carry out an operation; the driver's exception is ``__cause__``.
 
@@ -83,6 +87,7 @@ class StoreError(PersistError):
     """
 
 
+@classify(STORE_LOST)
 class StoreCorrupted(StoreError):
     """The database file is not a valid store: corrupt, truncated, or another format.
 
@@ -96,6 +101,7 @@ class StoreCorrupted(StoreError):
     """
 
 
+@classify(STORE_LOST)
 class StoreFull(StoreError):
     """The database or the disk is full: nothing of the failed write was stored.
 
@@ -108,6 +114,7 @@ class StoreFull(StoreError):
     """
 
 
+@classify(CHILD_FAILURE)
 class EventDecodeError(PersistError):
     """A stored event or snapshot could not be turned back into an object.
 
@@ -120,6 +127,7 @@ class EventDecodeError(PersistError):
     """
 
 
+@classify(CHILD_FAILURE)
 class SchemaVersionError(EventDecodeError):
     """A stored event has a type or schema version the codec does not know how to read.
 
@@ -132,6 +140,7 @@ class SchemaVersionError(EventDecodeError):
     """
 
 
+@classify(DECLARATION)
 class SagaError(PersistError):
     """A saga definition, or a request to a saga coordinator, is invalid.
 

@@ -41,6 +41,8 @@ from typing import Any, final
 import attrs
 import trio
 
+from otp._taxonomy import CHILD_FAILURE, classify
+
 from .._child import current_child
 from .._dynamic import NestedDynamicSupervisor
 from .._exceptions import OtpError, Stop
@@ -72,6 +74,7 @@ class FaultKind(StrEnum):
 _SERVER_ONLY = frozenset({FaultKind.SLOW})
 
 
+@classify(CHILD_FAILURE)
 @final
 class InjectedFault(OtpError):
     """The exception an injected ``crash``, ``fail_start`` or ``fail_terminate`` raises.
