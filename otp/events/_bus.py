@@ -1,0 +1,255 @@
+"""The event bus: publish to every matching subscription, each with a buffer of its own."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Hashable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, final
+
+import attrs
+import trio
+
+from ._errors import EventsError
+from ._filters import EventFilter, Predicate
+from ._record import Event
+from ._store import EventStore
+from ._subscription import Overflow, Subscription, check_buffer, check_overflow
+
+logger = logging.getLogger("otp.events")
+
+
+@final
+@attrs.frozen
+class BusStatistics:
+    """A snapshot of a bus's counters.
+
+    Attributes:
+        published: Events published so far (the last event's id).
+        subscriptions: Subscriptions open now.
+        dropped: Events dropped by subscriptions open now, in all.
+
+    Example::
+
+        assert bus.statistics().dropped == 0
+    """
+
+    published: int
+    subscriptions: int
+    dropped: int
+
+
+@final
+class EventBus:
+    """Publish events to subscribers; a slow subscriber never holds up the others.
+
+    Each subscription has its own bounded buffer and overflow policy. Publishing is
+    synchronous and never waits (:meth:`publish_nowait`), except, through :meth:`publish`,
+    for the subscriptions that asked for ``overflow="block"``. Ids and times come from the
+    bus (Trio's clock, so virtual time works in tests). With a ``store``, every event is kept
+    for :meth:`replay` and for subscriptions that start from the past.
+
+    Args:
+        store: Where to keep events for replay (:class:`MemoryEventStore`, or any
+            :class:`EventStore`); ``None`` keeps none.
+
+    Example::
+
+        bus = otp.events.EventBus()
+        async with bus.subscribe(types="order.*") as orders:
+            bus.publish_nowait("order.placed", {"total": 12}, source="shop/orders")
+            event = await orders.receive()
+            assert event.id == 1
+    """
+
+    __slots__ = ("_last_id", "_subscriptions", "store")
+
+    def __init__(self, *, store: EventStore | None = None) -> None:
+        given: object = store
+        if given is not None and not isinstance(given, EventStore):
+            msg = (
+                "EventBus: store must have append(event) and read(after_id=, since=) "
+                f"(got {store!r})"
+            )
+            raise EventsError(msg)
+        self.store = store
+        self._last_id = 0
+        self._subscriptions: tuple[Subscription, ...] = ()
+
+    # --- publishing -----------------------------------------------------------------------
+
+    def publish_nowait(
+        self,
+        type: str,  # noqa: A002
+        payload: Any = None,  # noqa: ANN401
+        *,
+        source: str = "",
+        correlation_id: Hashable | None = None,
+        causation_id: int | None = None,
+    ) -> Event:
+        """Publish one event; never waits (a full ``block`` subscription drops it).
+
+        Example::
+
+            bus.publish_nowait("cache.cleared", source="root/cache")
+        """
+        event = self._make(type, payload, source, correlation_id, causation_id)
+        for subscription in self._subscriptions:
+            if self._wants(subscription, event) and not subscription._offer(event):
+                subscription._drop()
+        return event
+
+    async def publish(
+        self,
+        type: str,  # noqa: A002
+        payload: Any = None,  # noqa: ANN401
+        *,
+        source: str = "",
+        correlation_id: Hashable | None = None,
+        causation_id: int | None = None,
+    ) -> Event:
+        """Publish one event, waiting for room in full ``block`` subscriptions only.
+
+        Example::
+
+            await bus.publish("order.placed", order, source="shop/orders")
+        """
+        event = self._make(type, payload, source, correlation_id, causation_id)
+        waited = False
+        for subscription in self._subscriptions:
+            if not self._wants(subscription, event):
+                continue
+            while not subscription._offer(event):
+                waited = True
+                await subscription._wait_for_space()
+                if subscription.closed:
+                    break
+        if not waited:
+            await trio.lowlevel.checkpoint()
+        return event
+
+    def _make(
+        self,
+        type_: str,
+        payload: object,
+        source: str,
+        correlation_id: Hashable | None,
+        causation_id: int | None,
+    ) -> Event:
+        given_type: object = type_
+        given_source: object = source
+        if not isinstance(given_type, str) or not given_type:
+            msg = f"publish: type must be a non-empty string (got {type_!r})"
+            raise EventsError(msg)
+        if not isinstance(given_source, str):
+            msg = f"publish: source must be a string, a tree path (got {source!r})"
+            raise EventsError(msg)
+        self._last_id += 1
+        event = Event(
+            self._last_id,
+            trio.current_time(),
+            type_,
+            source,
+            payload,
+            correlation_id,
+            causation_id,
+        )
+        if self.store is not None:
+            self.store.append(event)
+        return event
+
+    @staticmethod
+    def _wants(subscription: Subscription, event: Event) -> bool:
+        event_filter = subscription.filter
+        if event_filter is None:
+            return True
+        try:
+            return event_filter.matches(event)
+        except Exception:
+            subscription.filter_errors += 1
+            logger.exception("event filter %r raised on %s; skipped", event_filter.where, event)
+            return False
+
+    # --- subscribing ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(
+        self,
+        types: Iterable[str] | str | None = None,
+        *,
+        source: str | None = None,
+        where: Predicate | None = None,
+        buffer: float = 1000,
+        overflow: Overflow | str = Overflow.DROP_OLDEST,
+        replay_after: int | None = None,
+        replay_since: float | None = None,
+    ) -> AsyncIterator[Subscription]:
+        """Receive the events that match, for the duration of an ``async with`` block.
+
+        Args:
+            types: Event types to take (``"child.*"`` takes every type under ``child``).
+            source: A source path glob (``*`` one segment, ``**`` any number).
+            where: A predicate on each event.
+            buffer: How many events may wait for the reader (an int >= 1, or ``math.inf``).
+            overflow: What a full buffer does: ``"drop_oldest"`` (default),
+                ``"drop_newest"`` or ``"block"`` (see :class:`Overflow`).
+            replay_after: Start with the stored events after this id (needs a store).
+            replay_since: Start with the stored events from this time on (needs a store).
+
+        Raises:
+            EventsError: A wrong argument, or a replay from a bus with no store.
+
+        Example::
+
+            async with bus.subscribe(source="root/workers/*", buffer=100) as events:
+                async for event in events:
+                    ...
+        """
+        maxsize = check_buffer(buffer)
+        policy = check_overflow(overflow)
+        event_filter = (
+            None
+            if types is None and source is None and where is None
+            else EventFilter(types, source, where)
+        )
+        subscription = Subscription(self, event_filter, maxsize, policy)
+        if replay_after is not None or replay_since is not None:
+            for event in self.replay(
+                after_id=0 if replay_after is None else replay_after,
+                since=-math.inf if replay_since is None else replay_since,
+            ):
+                if self._wants(subscription, event):
+                    subscription._history.append(event)
+        self._subscriptions = (*self._subscriptions, subscription)
+        try:
+            yield subscription
+        finally:
+            subscription.close()
+
+    def _remove(self, subscription: Subscription) -> None:
+        self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
+
+    # --- the past -------------------------------------------------------------------------
+
+    def replay(self, *, after_id: int = 0, since: float = -math.inf) -> list[Event]:
+        """The stored events after ``after_id`` and from ``since`` on, oldest first.
+
+        Raises:
+            EventsError: The bus has no store.
+
+        Example::
+
+            missed = bus.replay(after_id=last_seen)
+        """
+        if self.store is None:
+            msg = "replay needs a bus with a store: EventBus(store=otp.events.MemoryEventStore())"
+            raise EventsError(msg)
+        return list(self.store.read(after_id=after_id, since=since))
+
+    def statistics(self) -> BusStatistics:
+        """A snapshot of its counters."""
+        subscriptions = self._subscriptions
+        return BusStatistics(
+            self._last_id, len(subscriptions), sum(s.dropped for s in subscriptions)
+        )
