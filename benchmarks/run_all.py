@@ -31,6 +31,7 @@ BENCHMARKS = (
     "bench_liveness",
     "bench_persist",
     "bench_crash_storm",
+    "bench_events",
 )
 
 

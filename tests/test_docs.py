@@ -30,6 +30,7 @@ import trio.testing
 import otp
 import otp.app
 import otp.config
+import otp.events
 import otp.health
 import otp.persist
 import otp.testing
@@ -142,6 +143,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.config.{name}" for name in otp.config.__all__}
     public |= {f"otp.persist.{name}" for name in otp.persist.__all__}
     public |= {f"otp.health.{name}" for name in otp.health.__all__}
+    public |= {f"otp.events.{name}" for name in otp.events.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []
