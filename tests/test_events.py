@@ -370,3 +370,21 @@ def test_a_bounded_subscription_matches_a_bounded_queue(
             assert events.statistics().dropped == dropped
 
     trio.run(scenario)
+
+
+async def test_an_application_and_its_tree_report_on_one_bus() -> None:
+    import otp.app  # noqa: PLC0415  (the app layer sits above this one)
+
+    bus = EventBus(store=MemoryEventStore())
+    hook = otp.events.report_to(bus)
+    tree = [otp.ChildSpec("db", trio.sleep_forever)]
+    async with trio.open_nursery() as nursery:
+        app = await nursery.start(
+            partial(otp.app.serve, tree, name="shop", signals=False, hooks=[hook], on_event=hook)
+        )
+        app.stop()
+        await app.wait()
+    seen = [(e.type, e.source) for e in bus.replay()]
+    assert ("child.started", "shop/db") in seen
+    assert seen[-1] == ("app.stopped", "shop")
+    assert any(kind == "app.started" for kind, _ in seen)
