@@ -15,7 +15,7 @@ def report_source(record: object) -> str:
 
     A supervisor's own report comes from the supervisor's path, a ``child.*`` report from the
     child's (``"root/workers/w1"``), a circuit breaker's from ``"breaker/<name>"``, and an
-    :mod:`otp.app` runner event from the application's name.
+    ``otp.app`` runner event from the application's name.
 
     Example::
 
