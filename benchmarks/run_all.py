@@ -32,6 +32,7 @@ BENCHMARKS = (
     "bench_persist",
     "bench_crash_storm",
     "bench_events",
+    "bench_metrics",
 )
 
 

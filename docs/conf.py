@@ -94,5 +94,7 @@ nitpick_ignore += [
 # otp.persist: callable aliases in signatures, and cattrs (no inventory).
 nitpick_ignore += [("py:class", name) for name in ("Upcaster", "Action", "Compensation", "Handler")]
 nitpick_ignore += [("py:class", "cattrs.Converter")]
+# A type alias documented in the text of otp.observe_calls.
+nitpick_ignore += [("py:class", "CallObserver")]
 if OFFLINE:
     nitpick_ignore += [("py:class", "pathlib.Path")]

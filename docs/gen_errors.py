@@ -30,6 +30,7 @@ PACKAGES = (
     "otp.persist",
     "otp.health",
     "otp.events",
+    "otp.metrics",
 )
 
 

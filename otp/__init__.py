@@ -93,6 +93,7 @@ from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import demonitor as demonitor
 from ._monitor import monitor as monitor
+from ._observer import observe_calls as observe_calls
 from ._phi import PhiAccrualDetector as PhiAccrualDetector
 from ._registry import whereis as whereis
 from ._reports import ChildAbandoned as ChildAbandoned
@@ -247,6 +248,7 @@ __all__ = [
     "load_tree",
     "monitor",
     "named",
+    "observe_calls",
     "open_dynamic_supervisor",
     "open_supervisor",
     "supervisor",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Hashable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, final
@@ -38,6 +39,7 @@ from ._exit import KILLED, SHUTDOWN, ExitKind, ExitReason, exit_reason, reason_f
 from ._heartbeat import Heartbeat
 from ._mailbox import Mailbox, MailboxStatistics, Overflow
 from ._monitor import Monitor, demonitor, monitor
+from ._observer import CallObserver, current_observer, notify, observer_failed
 from ._registry import lookup, register, unregister, wait_for
 from ._spec import BRUTAL_KILL, ChildSpec, RestartLike, ShutdownLike
 from ._timeouts import CallTimeouts, run_timeouts
@@ -328,6 +330,7 @@ class _ServerCore:
         "mailbox",
         "monitors",
         "name",
+        "observer",
         "pending",
         "ref",
         "supervisor",
@@ -355,6 +358,8 @@ class _ServerCore:
         """Set by :meth:`ServerRef.stop` when the server outlived the stop's timeout."""
         self.cleanup: trio.CancelScope | None = None
         """The scope ``terminate`` runs in, while it runs."""
+        self.observer: CallObserver | None = current_observer.get()
+        """Given every call (see :func:`otp.observe_calls`), if the server started with one."""
 
     def kill(self) -> None:
         """Erlang's ``exit(Pid, kill)``: cut the server short, wherever it is."""
@@ -457,6 +462,19 @@ class ServerRef(Generic[RequestT, ReplyT]):
         return self._name
 
     @property
+    def description(self) -> str:
+        """How reports name the server, as ``"'cache' (Cache)"``, or its class for no name.
+
+        A named ref whose name is free describes the name.
+
+        Example::
+
+            print(ref.description)
+        """
+        core = self._resolve_now()
+        return core.describe() if core is not None else f"{self._name!r} (no server)"
+
+    @property
     def alive(self) -> bool:
         """True while a server is there; for a named ref, while some server holds the name."""
         core = self._resolve_now()
@@ -552,6 +570,29 @@ class ServerRef(Generic[RequestT, ReplyT]):
         if core.task is trio.lowlevel.current_task():
             msg = f"{core.describe()} called itself; it would wait for its own reply forever"
             raise CallingSelf(msg)
+        observer = core.observer
+        if observer is not None:
+            began = time.perf_counter()
+            try:
+                reply = await self._round_trip(core, request, deadline, timeout, expires)
+            except BaseException as error:
+                notify(observer, core.ref, request, error, time.perf_counter() - began)
+                raise
+            try:  # notify(), inlined for the path of every observed reply
+                observer(core.ref, request, None, time.perf_counter() - began)
+            except Exception:  # noqa: BLE001  (logged: an observer must not break a call)
+                observer_failed(observer, core.ref)
+            return reply
+        return await self._round_trip(core, request, deadline, timeout, expires)
+
+    async def _round_trip(
+        self,
+        core: _ServerCore,
+        request: RequestT,
+        deadline: float,
+        timeout: float | None,  # noqa: ASYNC109  (as in call)
+        expires: float,
+    ) -> ReplyT:
         caller = Caller._create(request, deadline, core)
         if not core.deliver(caller):
             msg = f"the mailbox of {core.describe()} is full"

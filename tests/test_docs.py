@@ -32,6 +32,7 @@ import otp.app
 import otp.config
 import otp.events
 import otp.health
+import otp.metrics
 import otp.persist
 import otp.testing
 
@@ -144,6 +145,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.persist.{name}" for name in otp.persist.__all__}
     public |= {f"otp.health.{name}" for name in otp.health.__all__}
     public |= {f"otp.events.{name}" for name in otp.events.__all__}
+    public |= {f"otp.metrics.{name}" for name in otp.metrics.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []
