@@ -1,0 +1,1 @@
+"""A runnable example application: see README.md in this directory."""
