@@ -85,3 +85,20 @@ def test_an_unknown_environment_key_is_refused(shop) -> None:
     returncode, _, stderr = process.finish()
     assert returncode == 2
     assert "sizze" in stderr.lower()
+
+
+def test_sighup_reloads_the_config_file_into_the_cache(shop, tmp_path) -> None:
+    settings = tmp_path / "shop.toml"
+    settings.write_text("[cache]\nsize = 100\n", encoding="utf-8")
+    process = shop({"SHOP_CONFIG_FILE": str(settings), "SHOP_FEED__INTERVAL": "60"})
+    process.wait_for("cache: up, size 100")
+    process.wait_for("app.started shop")
+    settings.write_text("[cache]\nsize = 7\n", encoding="utf-8")
+    process.proc.send_signal(signal.SIGHUP)
+    process.wait_for("cache: size now 7")
+    settings.write_text("[cache]\nsize = -\n", encoding="utf-8")  # not TOML: refused
+    process.proc.send_signal(signal.SIGHUP)
+    process.wait_for("app.reload_failed shop")
+    process.proc.send_signal(signal.SIGTERM)
+    returncode, _, stderr = process.finish()
+    assert returncode == 143, stderr

@@ -10,6 +10,7 @@ It prints the URLs of its health and metrics endpoints, then one line per event 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -185,10 +186,18 @@ def build(config: otp.config.Config[Settings]) -> tuple[list[otp.ChildSpec], Any
     return tree, hooks, (bus, tree_metrics)
 
 
+def _settings_environ() -> dict[str, str]:
+    # SHOP_CONFIG_FILE says where the file is; it is not a setting.
+    return {key: value for key, value in os.environ.items() if key != "SHOP_CONFIG_FILE"}
+
+
 def main(argv: list[str]) -> int:
     """Load the configuration, run the shop until a signal, return the exit code."""
     try:
-        config = otp.config.Config(Settings, file=HERE / "shop.toml", env_prefix="SHOP_")
+        file = os.environ.get("SHOP_CONFIG_FILE", HERE / "shop.toml")
+        config = otp.config.Config(
+            Settings, file=file, env_prefix="SHOP_", environ=_settings_environ()
+        )
     except otp.config.ConfigError as error:
         print(f"shop: {error}", file=sys.stderr)
         return 2

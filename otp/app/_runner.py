@@ -20,6 +20,7 @@ from typing import Any, final
 import trio
 
 import otp
+import otp.config
 
 from ._codes import ExitCode
 from ._errors import AppOptionError, AppStartError, got
@@ -443,11 +444,15 @@ class App:
                 while True:
                     self._reload_again = False
                     try:
-                        await on_reload()
+                        result = await on_reload()
                     except Exception as exc:  # noqa: BLE001  (reported; the app keeps running)
                         self._emit(ReloadFailed(self.name, trio.current_time(), exc))
                     else:
-                        self._emit(Reloaded(self.name, trio.current_time()))
+                        if isinstance(result, otp.config.ConfigReloadFailed):
+                            # Config.reload reports a bad file by returning, not raising.
+                            self._emit(ReloadFailed(self.name, trio.current_time(), result.error))
+                        else:
+                            self._emit(Reloaded(self.name, trio.current_time()))
                     if not self._reload_again:
                         return
             finally:
@@ -494,8 +499,10 @@ async def serve(
         shutdown_timeout: Seconds from the stop request to forcing (default 30).
         before_stop: :class:`ShutdownHook` s run before the tree is stopped.
         after_stop: :class:`ShutdownHook` s run after it is down (also after a failed start).
-        on_reload: An async callable run on SIGHUP (and :meth:`App.reload_soon`); its
-            errors are reported and the application keeps running.
+        on_reload: An async callable run on SIGHUP (and :meth:`App.reload_soon`), such as
+            :meth:`otp.config.Config.reload`; an error it raises, or a
+            :class:`otp.config.ConfigReloadFailed` it returns, is reported as
+            :class:`ReloadFailed` and the application keeps running.
         hooks: Callables that receive every :class:`otp.SupervisorEvent` of the tree.
         on_event: A callable that receives every :class:`AppEvent`.
         signals: Install the signal handlers (main thread only). Defaults to True.
