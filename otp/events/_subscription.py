@@ -253,7 +253,7 @@ def check_overflow(overflow: object) -> Overflow:
     """A subscription's overflow policy, from the enum or its value."""
     if isinstance(overflow, Overflow):
         return overflow
-    if isinstance(overflow, str) and overflow in Overflow._value2member_map_:
+    if isinstance(overflow, str) and overflow in {member.value for member in Overflow}:
         return Overflow(overflow)
     choices = ", ".join(repr(member.value) for member in Overflow)
     msg = f"subscribe: overflow must be one of {choices} (got {overflow!r})"

@@ -135,20 +135,9 @@ class PrometheusCollector:
                     family.add_metric(list(labels), value)
             else:
                 family = HistogramMetricFamily(metric.name, metric.help, labels=names)
-                for labels, counts in metric.counts.items():
-                    family.add_metric(
-                        list(labels), _cumulative(metric, counts), metric.sums[labels]
-                    )
+                for labels in metric.counts:
+                    family.add_metric(list(labels), metric.cumulative(labels), metric.sums[labels])
             yield family
-
-
-def _cumulative(metric: Histogram, counts: list[int]) -> list[tuple[str, float]]:
-    running = 0
-    buckets = []
-    for bound, count in zip((*metric.buckets, float("inf")), counts, strict=True):
-        running += count
-        buckets.append(("+Inf" if bound == float("inf") else f"{bound:g}", float(running)))
-    return buckets
 
 
 def prometheus_collector(metrics: Metrics, *, registry: Any = None) -> PrometheusCollector:  # noqa: ANN401
@@ -206,7 +195,7 @@ def instrument_otel(metrics: Metrics, meter: Any) -> list[Any]:  # noqa: ANN401
             metric = metrics.get(name)
             if metric is None:
                 return []
-            if part != "_sum":  # once per instrument read, not twice for a histogram
+            if isinstance(metric, Gauge):  # the only values read on demand
                 metrics.collect()
             observations = []
             if isinstance(metric, Histogram):

@@ -163,17 +163,24 @@ class Histogram(_Metric):
         counts[bisect_left(self.buckets, value)] += 1
         self.sums[labels] += value
 
+    def cumulative(self, labels: Labels) -> list[tuple[str, float]]:
+        """``(le, count)`` per bucket for ``labels``, counts cumulative, ending at ``+Inf``."""
+        running = 0
+        buckets = []
+        for bound, count in zip((*self.buckets, math.inf), self.counts[labels], strict=True):
+            running += count
+            buckets.append(("+Inf" if bound == math.inf else f"{bound:g}", float(running)))
+        return buckets
+
     def samples(self) -> Iterator[Sample]:
         """Cumulative ``_bucket`` samples (``le`` label), then ``_sum`` and ``_count``."""
-        for labels, counts in self.counts.items():
+        for labels in self.counts:
             named = dict(zip(self.label_names, labels, strict=True))
-            running = 0
-            for bound, count in zip((*self.buckets, math.inf), counts, strict=True):
-                running += count
-                le = "+Inf" if bound == math.inf else f"{bound:g}"
-                yield Sample(f"{self.name}_bucket", {**named, "le": le}, float(running))
+            buckets = self.cumulative(labels)
+            for le, count in buckets:
+                yield Sample(f"{self.name}_bucket", {**named, "le": le}, count)
             yield Sample(f"{self.name}_sum", named, self.sums[labels])
-            yield Sample(f"{self.name}_count", named, float(running))
+            yield Sample(f"{self.name}_count", named, buckets[-1][1])
 
 
 Metric: TypeAlias = Counter | Gauge | Histogram
