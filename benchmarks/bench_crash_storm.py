@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ from _common import (
     run_repeatedly,
     write_json,
 )
+from _storm import Crash, Storm, otp_storm, raw_storm
 
 import otp
 
@@ -74,32 +74,6 @@ LABELS = {
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-class Crash(Exception):
-    """What the storm's child raises."""
-
-
-class Storm:
-    """The shared state of one storm: how many starts so far, and when it is over."""
-
-    def __init__(self, restarts: int) -> None:
-        self.restarts = restarts
-        self.starts = 0
-        self.done = trio.Event()
-
-
-async def storm_child(
-    storm: Storm, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Start, then crash at the next checkpoint; the start after the last restart stays up."""
-    storm.starts += 1
-    task_status.started()
-    if storm.starts > storm.restarts:
-        storm.done.set()
-        await trio.sleep_forever()
-    await trio.lowlevel.checkpoint()
-    raise Crash(f"crash number {storm.starts}")
-
-
 class CountingFilter(logging.Filter):
     """Counts the records that reach the log file (crash reports and summaries)."""
 
@@ -115,47 +89,19 @@ class CountingFilter(logging.Filter):
 # --- the variants -----------------------------------------------------------------------------
 
 
-async def run_otp(storm: Storm, limit: otp.ReportLimit | None) -> None:
-    """The storm under a real otp supervisor that never runs out of restart intensity."""
-    spec = otp.ChildSpec("storm", storm_child, (storm,))
-    start = functools.partial(
-        otp.supervisor, [spec], intensity=10**9, period=1.0, report_limit=limit
-    )
-    async with trio.open_nursery() as nursery:
-        sup: otp.Supervisor = await nursery.start(start)
-        await storm.done.wait()
-        await sup.stop()
-
-
-async def run_raw(storm: Storm, logger: logging.Logger | None) -> None:
-    """A hand-written restart loop; with a logger, it logs each crash's traceback."""
-    exits_send, exits_receive = trio.open_memory_channel[Exception](math.inf)
-
-    async def wrapper(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            await storm_child(storm, task_status=task_status)
-        except Crash as exc:
-            exits_send.send_nowait(exc)
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(wrapper)
-        while not storm.done.is_set():
-            crash = await exits_receive.receive()
-            if logger is not None:
-                logger.error("child 'storm' crashed; restarting", exc_info=crash)
-            await nursery.start(wrapper)
-        nursery.cancel_scope.cancel()
-
-
 def variant_runner(variant: str, raw_logger: logging.Logger) -> Callable[[Storm], Awaitable[None]]:
     """The coroutine function that runs one variant's storm."""
     if variant == RAW:
-        return functools.partial(run_raw, logger=None)
+        return raw_storm
     if variant == RAW_LOGGED:
-        return functools.partial(run_raw, logger=raw_logger)
+
+        def log(crash: Crash) -> None:
+            raw_logger.error("child 'storm' crashed; restarting", exc_info=crash)
+
+        return functools.partial(raw_storm, on_crash=log)
     if variant == OTP_UNLIMITED:
-        return functools.partial(run_otp, limit=None)
-    return functools.partial(run_otp, limit=otp.ReportLimit())
+        return functools.partial(otp_storm, report_limit=None)
+    return functools.partial(otp_storm, report_limit=otp.ReportLimit())
 
 
 def time_storm(variant: str, restarts: int, log_file: Path, *, no_gc: bool) -> Figures:

@@ -43,6 +43,7 @@ from _common import (
     silence_otp,
     write_json,
 )
+from _storm import Storm, otp_storm, raw_storm
 
 import otp
 import otp.metrics
@@ -139,54 +140,6 @@ async def call_variants(calls: int, figures: Figures) -> None:
 # --- restarts ---------------------------------------------------------------------------------
 
 
-class Storm:
-    """How many starts so far, and when the storm is over."""
-
-    def __init__(self, restarts: int) -> None:
-        self.restarts = restarts
-        self.starts = 0
-        self.done = trio.Event()
-
-
-async def storm_child(
-    storm: Storm, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Start, then crash at the next checkpoint; the last start stays up."""
-    storm.starts += 1
-    task_status.started()
-    if storm.starts > storm.restarts:
-        storm.done.set()
-        await trio.sleep_forever()
-    await trio.lowlevel.checkpoint()
-    raise ValueError("crash")
-
-
-async def otp_storm(storm: Storm, hooks: list[Any]) -> None:
-    """The storm under an otp supervisor."""
-    spec = otp.ChildSpec("storm", storm_child, (storm,))
-    async with otp.open_supervisor([spec], intensity=10**9, period=1.0, hooks=hooks) as sup:
-        await storm.done.wait()
-        await sup.stop()
-
-
-async def raw_storm(storm: Storm) -> None:
-    """The storm under a hand-written restart loop."""
-    exits_send, exits_receive = trio.open_memory_channel[Exception](math.inf)
-
-    async def wrapper(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            await storm_child(storm, task_status=task_status)
-        except ValueError as exc:
-            exits_send.send_nowait(exc)
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(wrapper)
-        while not storm.done.is_set():
-            await exits_receive.receive()
-            await nursery.start(wrapper)
-        nursery.cancel_scope.cancel()
-
-
 def time_storm(variant: str, restarts: int) -> float:
     """Microseconds per restart of one variant."""
     storm = Storm(restarts)
@@ -195,7 +148,7 @@ def time_storm(variant: str, restarts: int) -> float:
         runner: Callable[[], Awaitable[None]] = functools.partial(raw_storm, storm)
     else:
         hooks = [tree_metrics.hook] if variant == ON else []
-        runner = functools.partial(otp_storm, storm, hooks)
+        runner = functools.partial(otp_storm, storm, hooks=hooks)
     began = time.perf_counter_ns()
     trio.run(runner)
     elapsed = time.perf_counter_ns() - began

@@ -181,6 +181,12 @@ async def test_block_makes_publish_wait_and_publish_nowait_drop() -> None:
 
 async def test_a_publisher_blocked_on_a_subscription_that_closes_goes_on() -> None:
     bus = EventBus()
+    # A publisher left blocked would keep the nursery open: fail instead of hanging.
+    with trio.fail_after(1):
+        await _publish_past_a_closing_subscription(bus)
+
+
+async def _publish_past_a_closing_subscription(bus: EventBus) -> None:
     async with trio.open_nursery() as nursery:
         subscription = bus.subscribe(buffer=1, overflow="block")
         async with subscription as careful:
