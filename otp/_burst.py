@@ -130,7 +130,7 @@ class BurstLimiter:
         >>> limiter = BurstLimiter(otp.ReportLimit(max_reports=2, window=1.0))
         >>> [limiter.admit(0.1), limiter.admit(0.2), limiter.admit(0.3)]
         [True, True, False]
-        >>> limiter.drop(0.3, "c", "crashed", 40, "ValueError()")
+        >>> limiter.drop("c", "crashed", 40, "ValueError()")
         True
         >>> [str(d) for d in limiter.due(1.0)]
         ["child 'c' crashed 1 more time in the last 1 s; last error: ValueError()"]
@@ -175,7 +175,7 @@ class BurstLimiter:
             return True
         return False
 
-    def drop(self, now: float, child_id: Hashable, what: str, level: int, last: object) -> bool:
+    def drop(self, child_id: Hashable, what: str, level: int, last: object) -> bool:
         """Count a report :meth:`admit` refused; ``True`` if it is the window's first drop.
 
         ``last`` is its reason, or ``None``; it is turned into text only if it is still the

@@ -424,7 +424,7 @@ class Reporter:
         if limiter.admit(now):
             return True
         child_id, what, last = summary
-        if limiter.drop(now, child_id, what, level, last) and self.on_first_drop is not None:
+        if limiter.drop(child_id, what, level, last) and self.on_first_drop is not None:
             self.on_first_drop(limiter.window_end)
         return False
 

@@ -25,8 +25,8 @@ from .harness import Recorder
 def test_limiter_docstring_example() -> None:
     limiter = BurstLimiter(otp.ReportLimit(max_reports=2, window=1.0))
     assert [limiter.admit(0.1), limiter.admit(0.2), limiter.admit(0.3)] == [True, True, False]
-    assert limiter.drop(0.3, "c", "crashed", logging.ERROR, "ValueError()") is True
-    assert limiter.drop(0.4, "c", "crashed", logging.ERROR, "KeyError()") is False
+    assert limiter.drop("c", "crashed", logging.ERROR, "ValueError()") is True
+    assert limiter.drop("c", "crashed", logging.ERROR, "KeyError()") is False
     assert limiter.due(0.9) == []
     [summary] = limiter.due(1.1)
     assert summary == otp.DroppedReports("c", "crashed", 2, logging.ERROR, "KeyError()", 0.1, 1.1)
@@ -39,7 +39,7 @@ def _offer(limiter: BurstLimiter, now: float, key: str) -> tuple[list[Any], bool
     flushed = limiter.due(now) if now >= limiter.window_end else []
     if limiter.admit(now):
         return flushed, True
-    limiter.drop(now, key, "crashed", logging.ERROR, f"error at {now}")
+    limiter.drop(key, "crashed", logging.ERROR, f"error at {now}")
     return flushed, False
 
 
@@ -111,8 +111,8 @@ def test_summaries_beyond_ten_children_are_one_line() -> None:
     limiter = BurstLimiter(otp.ReportLimit(max_reports=1))
     limiter.admit(0.0)
     for index in range(13):
-        limiter.drop(0.0, index, "crashed", logging.WARNING if index else logging.ERROR, "x")
-    limiter.drop(0.0, 12, "crashed", logging.WARNING, "x")
+        limiter.drop(index, "crashed", logging.WARNING if index else logging.ERROR, "x")
+    limiter.drop(12, "crashed", logging.WARNING, "x")
     summaries = limiter.flush(0.25)
     assert [d.child_id for d in summaries] == [*range(10), None]
     rest = summaries[-1]
