@@ -84,6 +84,7 @@ from ._exit import exit_reason as exit_reason
 from ._flags import AutoShutdown as AutoShutdown
 from ._flags import Strategy as Strategy
 from ._heartbeat import Heartbeat as Heartbeat
+from ._hooks import FilteredHook as FilteredHook
 from ._intensity import RestartIntensity as RestartIntensity
 from ._liveness import ChildHung as ChildHung
 from ._liveness import heartbeat as heartbeat
@@ -198,6 +199,7 @@ __all__ = [
     "Exit",
     "ExitKind",
     "ExitReason",
+    "FilteredHook",
     "GenServer",
     "Heartbeat",
     "IdleTimeout",

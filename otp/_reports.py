@@ -20,9 +20,12 @@ import attrs
 from ._burst import BurstLimiter, DroppedReports, ReportLimit
 from ._exceptions import _describe
 from ._exit import ExitReason
+from ._hooks import hooks_wanting
 
 if TYPE_CHECKING:
     from ._child import Child
+    from ._dynamic import DynamicSupervisor
+    from ._supervisor import Supervisor
 
 __all__ = [
     "ChildAbandoned",
@@ -98,14 +101,19 @@ class SupervisorEvent:
 class SupervisorStarted(SupervisorEvent):
     """A supervisor started all its initial children (``children`` counts those running).
 
+    ``handle`` is the supervisor itself (not compared by ``==``).
+
     Example::
 
-        assert isinstance(events[-1], otp.SupervisorStarted)
+        started = next(e for e in events if isinstance(e, otp.SupervisorStarted))
+        assert started.handle.count_children().active == started.children
     """
 
     name: ClassVar[str] = "supervisor.started"
 
     children: int
+    handle: Supervisor | DynamicSupervisor | None = attrs.field(default=None, eq=False)
+    """The supervisor itself, to read later (``otp.metrics`` counts its running children)."""
 
     def describe(self) -> str:
         """A one-line account of the event."""
@@ -374,20 +382,33 @@ class Reporter:
     summarised (see :mod:`otp._burst`); hooks still get every event.
     """
 
-    __slots__ = ("_limiter", "hooks", "on_first_drop", "supervisor")
+    __slots__ = ("_by_type", "_limiter", "hooks", "on_first_drop", "supervisor")
 
     def __init__(
         self, supervisor: str, hooks: Sequence[Hook], limit: ReportLimit | None = None
     ) -> None:
         self.supervisor = supervisor
         self.hooks = tuple(hooks)
+        self._by_type: dict[type[SupervisorEvent], tuple[Hook, ...]] = {}
         self._limiter = BurstLimiter(limit) if limit is not None else None
         self.on_first_drop: Callable[[float], object] | None = None
         """Called with the window's end when it first drops a report, to flush then."""
 
-    def wants(self, level: int) -> bool:
-        """Whether an event at ``level`` would go anywhere (so is worth building)."""
-        return bool(self.hooks) or logger.isEnabledFor(level)
+    def hooks_for(self, event_type: type[SupervisorEvent]) -> tuple[Hook, ...]:
+        """The hooks that want events of ``event_type`` (see :class:`otp.FilteredHook`)."""
+        hooks = self._by_type.get(event_type)
+        if hooks is None:
+            hooks = self._by_type[event_type] = hooks_wanting(self.hooks, event_type)
+        return hooks
+
+    def wants(self, event_type: type[SupervisorEvent], level: int | None = None) -> bool:
+        """Whether an event of ``event_type`` would go anywhere (so is worth building).
+
+        ``level`` overrides the type's own, as in :meth:`emit`.
+        """
+        if self.hooks_for(event_type):
+            return True
+        return logger.isEnabledFor(event_type.level if level is None else level)
 
     def emit(self, event: SupervisorEvent, level: int | None = None) -> None:
         """Log ``event`` lazily and hand it to every hook; a failing hook is logged.
@@ -396,14 +417,18 @@ class Reporter:
         """
         if level is None:
             level = event.level
-        if logger.isEnabledFor(level) and self._admit(event, level):
+        self.deliver(event, level, logged=logger.isEnabledFor(level))
+
+    def deliver(self, event: SupervisorEvent, level: int, *, logged: bool) -> None:
+        """:meth:`emit`, told whether the logger is enabled for ``level`` (hot paths ask once)."""
+        if logged and self._admit(event, level):
             exc_info: BaseException | None = None
             if isinstance(event, ChildExited | ChildTerminated):
                 exc_info = event.reason.exception if level >= logging.ERROR else None
             elif isinstance(event, ChildStartFailed):
                 exc_info = event.error
             logger.log(level, "%s", event, exc_info=exc_info, extra={"otp_event": event})
-        for hook in self.hooks:
+        for hook in self.hooks_for(type(event)):
             try:
                 hook(event)
             except Exception:

@@ -20,7 +20,7 @@ import random as _random
 from collections.abc import Hashable
 from contextlib import asynccontextmanager
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, cast, final
 
 import attrs
 import trio
@@ -59,11 +59,15 @@ from ._reports import (
     SupervisorStarted,
     SupervisorStopped,
 )
+from ._reports import logger as reports_logger
 from ._spec import BRUTAL_KILL, ChildSpec, ChildType
 from ._timeouts import CallTimeouts
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+    from ._dynamic import DynamicSupervisor
+    from ._supervisor import Supervisor
 
 __all__ = ["ChildCounts", "ChildInfo", "ChildState"]
 
@@ -254,6 +258,7 @@ class SupervisorBase:
     name: str
     _flags: SupervisorFlags
     _reporter: Reporter
+    _now: Callable[[], float]
     _intensity: RestartIntensity
     _random: RandomSource
     _nursery: trio.Nursery
@@ -283,6 +288,8 @@ class SupervisorBase:
         self.name = name
         self._flags = flags
         self._reporter = Reporter(name, _with_inherited_hooks(hooks), flags.report_limit)
+        # trio.current_time() without its two lookups: reports stamp every event with it.
+        self._now = trio.lowlevel.current_clock().current_time
         self._report_flush_scope: trio.CancelScope | None = None
         self._intensity = RestartIntensity(flags.intensity, flags.period)
         self._restarted = 0
@@ -372,9 +379,9 @@ class SupervisorBase:
         finally:
             self._state = _Lifecycle.STOPPED
             self._stopped.set()
-            self._reporter.flush(trio.current_time())
-            if self._reporter.wants(SupervisorStopped.level):
-                self._emit(SupervisorStopped(self.name, trio.current_time(), self._stop_reason))
+            self._reporter.flush(self._now())
+            if self._reporter.wants(SupervisorStopped):
+                self._emit(SupervisorStopped(self.name, self._now(), self._stop_reason))
 
     async def _run_in_nursery(self, task_status: trio.TaskStatus[Any]) -> None:
         outcome: Exception | None = None
@@ -387,8 +394,10 @@ class SupervisorBase:
                 async with self._lock:
                     await self._start_initial_children()
                     self._state = _Lifecycle.RUNNING
-                if self._reporter.wants(SupervisorStarted.level):
-                    self._emit(SupervisorStarted(self.name, trio.current_time(), self._size()))
+                if self._reporter.wants(SupervisorStarted):
+                    self._emit(
+                        SupervisorStarted(self.name, self._now(), self._size(), self._public())
+                    )
                 task_status.started(self)
                 with self._serve_scope:
                     await self._serve()
@@ -414,7 +423,7 @@ class SupervisorBase:
                     # began. Each still gets its own shutdown limit.
                     for child in list(self._live):
                         if not child._terminating:
-                            child._begin_termination(trio.current_time())
+                            child._begin_termination(self._now())
                         await self._wait_terminated(child)
                 # Whatever is left (our own shutdown limit ran out, or a child is still
                 # starting) is killed at once, cleanup scopes and all, so the nursery closes.
@@ -456,12 +465,12 @@ class SupervisorBase:
 
     def _gave_up(self, give_up: GiveUp) -> RestartIntensityExceeded:
         flags = self._flags
-        self._reporter.flush(trio.current_time())  # the crashes before the give-up, first
-        if self._reporter.wants(SupervisorGaveUp.level):
+        self._reporter.flush(self._now())  # the crashes before the give-up, first
+        if self._reporter.wants(SupervisorGaveUp):
             self._emit(
                 SupervisorGaveUp(
                     self.name,
-                    trio.current_time(),
+                    self._now(),
                     give_up.child_id,
                     give_up.reason,
                     flags.intensity,
@@ -480,6 +489,10 @@ class SupervisorBase:
     def _size(self) -> int:
         """How many children are running."""
         raise NotImplementedError
+
+    def _public(self) -> Supervisor | DynamicSupervisor:
+        # The two kinds of supervisor are the only subclasses.
+        return cast("Supervisor | DynamicSupervisor", self)
 
     async def _handle(self, message: Any) -> bool:  # noqa: ANN401
         """Handle one inbox message; return True when the supervisor must auto-shut down."""
@@ -539,7 +552,7 @@ class SupervisorBase:
             child._handled = True
             if child.exit is None:
                 if not child._terminating:
-                    child._begin_termination(trio.current_time())
+                    child._begin_termination(self._now())
                 with trio.CancelScope(shield=True):
                     await self._wait_terminated(child)
             raise
@@ -549,20 +562,24 @@ class SupervisorBase:
         if error is None and child._started:
             if restart:
                 self._restarted += 1
-            if self._reporter.wants(ChildStarted.level):
-                self._emit(ChildStarted(self.name, trio.current_time(), spec.id, child, restart))
+            # A restart's hot path: the logger is asked once, the record built only if needed.
+            reporter = self._reporter
+            logged = reports_logger.isEnabledFor(ChildStarted.level)
+            if logged or reporter.hooks_for(ChildStarted):
+                event = ChildStarted(self.name, self._now(), spec.id, child, restart)
+                reporter.deliver(event, ChildStarted.level, logged=logged)
             return child
         if isinstance(error, Ignore):
-            if self._reporter.wants(ChildIgnored.level):
-                self._emit(ChildIgnored(self.name, trio.current_time(), spec.id))
+            if self._reporter.wants(ChildIgnored):
+                self._emit(ChildIgnored(self.name, self._now(), spec.id))
             return None
         if error is None or isinstance(error, StartAborted):
             # Stopped during its init, or it raised KeyboardInterrupt (or the like) into our
             # nursery, which is cancelling us: let that cancellation win if it is ours.
             await trio.lowlevel.checkpoint()
             raise start_aborted_error(self.name)
-        if self._reporter.wants(ChildStartFailed.level):
-            self._emit(ChildStartFailed(self.name, trio.current_time(), spec.id, error, restart))
+        if self._reporter.wants(ChildStartFailed):
+            self._emit(ChildStartFailed(self.name, self._now(), spec.id, error, restart))
         raise StartFailure(spec.id, error) from error
 
     async def _terminate(self, child: Child) -> ExitReason:
@@ -573,7 +590,7 @@ class SupervisorBase:
         """
         if child.exit is None:
             if not child._terminating:
-                child._begin_termination(trio.current_time())
+                child._begin_termination(self._now())
             if current_child() is child:
                 # A child stopping itself: its next checkpoint unwinds it; waiting here for
                 # that would wait forever.
@@ -600,12 +617,12 @@ class SupervisorBase:
         child._handled = True
         limit = child.spec.shutdown
         seconds = float(limit) if isinstance(limit, float) else 0.0
-        self._emit(ChildAbandoned(self.name, trio.current_time(), child.id, seconds))
+        self._emit(ChildAbandoned(self.name, self._now(), child.id, seconds))
         return ABANDONED
 
     async def _terminate_all_at_once(self, children: list[Child]) -> None:
         """Stop several children concurrently with one shared timer (dynamic supervisors)."""
-        now = trio.current_time()
+        now = self._now()
         for child in children:
             child._handled = True
             if child.exit is None and not child._terminating:
@@ -659,7 +676,7 @@ class SupervisorBase:
 
     def _charge(self, child_id: Hashable, reason: ExitReason) -> None:
         """Charge one restart to the intensity window, or give up."""
-        if not self._intensity.add_restart(trio.current_time()):
+        if not self._intensity.add_restart(self._now()):
             raise GiveUp(child_id, reason)
 
     def _backoff_delay(self, slot: Any, started_at: float | None) -> float:  # noqa: ANN401
@@ -672,7 +689,7 @@ class SupervisorBase:
         if backoff is None:
             return 0.0
         if started_at is not None:
-            ran_for = trio.current_time() - started_at
+            ran_for = self._now() - started_at
             slot.attempt = backoff.attempt_after_run(slot.attempt, ran_for)
         delay = backoff.delay(slot.attempt, self._random)
         slot.attempt += 1
@@ -686,11 +703,11 @@ class SupervisorBase:
         if delay <= 0:
             self._inbox_send.send_nowait(Due(pending))
             return
-        if self._reporter.wants(ChildRestartScheduled.level):
+        if self._reporter.wants(ChildRestartScheduled):
             self._emit(
                 ChildRestartScheduled(
                     self.name,
-                    trio.current_time(),
+                    self._now(),
                     child_id,
                     delay,
                     pending.leader.attempt - 1,
@@ -718,16 +735,18 @@ class SupervisorBase:
         with trio.CancelScope() as scope:
             self._report_flush_scope = scope
             await trio.sleep_until(deadline)
-            self._reporter.flush_due(trio.current_time())
+            self._reporter.flush_due(self._now())
 
     def _emit(self, event: SupervisorEvent) -> None:
         self._reporter.emit(event)
 
     def _report_exit(self, child: Child, reason: ExitReason, *, restarting: bool) -> None:
         level = logging.ERROR if reason.abnormal else ChildExited.level
-        if self._reporter.wants(level):
-            event = ChildExited(self.name, trio.current_time(), child.id, reason, restarting)
-            self._reporter.emit(event, level)
+        reporter = self._reporter
+        logged = reports_logger.isEnabledFor(level)
+        if logged or reporter.hooks_for(ChildExited):
+            event = ChildExited(self.name, self._now(), child.id, reason, restarting)
+            reporter.deliver(event, level, logged=logged)
 
     def _report_terminated(self, child: Child, reason: ExitReason) -> None:
         if reason.exception is not None and not isinstance(reason.exception, Exception):
@@ -736,6 +755,6 @@ class SupervisorBase:
         expected = reason is KILLED and child.spec.shutdown is BRUTAL_KILL
         if reason.abnormal and not expected and reason is not ABANDONED:
             level = logging.ERROR
-        if self._reporter.wants(level):
-            event = ChildTerminated(self.name, trio.current_time(), child.id, reason)
+        if self._reporter.wants(ChildTerminated, level):
+            event = ChildTerminated(self.name, self._now(), child.id, reason)
             self._reporter.emit(event, level)

@@ -118,6 +118,43 @@ async def test_restarts_exits_give_ups_and_running_children_are_counted() -> Non
     assert metrics.value("otp_children_running", supervisor="root/workers") == 0
 
 
+async def test_a_group_restart_counts_the_child_that_caused_it() -> None:
+    # As restart intensity counts: the siblings one_for_all stops and starts again did not
+    # fail, so only the crashed child's restart is counted.
+    tree_metrics = TreeMetrics()
+    metrics = tree_metrics.metrics
+    harness = Harness()
+    async with otp.open_supervisor(
+        [harness.spec("a"), harness.spec("b")],
+        name="root",
+        strategy="one_for_all",
+        hooks=[tree_metrics.hook],
+    ):
+        harness.crash("a")
+        await trio.testing.wait_all_tasks_blocked()
+        assert harness.starts["b"] == 2
+        assert metrics.value("otp_child_restarts_total", supervisor="root", child="a") == 1
+        assert metrics.value("otp_child_restarts_total", supervisor="root", child="b") == 0
+        assert metrics.value("otp_children_running", supervisor="root") == 2
+
+
+async def test_running_children_are_read_when_collected() -> None:
+    tree_metrics = TreeMetrics()
+    metrics = tree_metrics.metrics
+    harness = Harness()
+    async with otp.open_supervisor(
+        [harness.spec("a"), harness.spec("b", restart="temporary")],
+        name="root",
+        hooks=[tree_metrics.hook],
+    ) as sup:
+        assert metrics.value("otp_children_running", supervisor="root") == 2
+        await sup.terminate_child("b")
+        assert metrics.value("otp_children_running", supervisor="root") == 1
+        assert 'otp_children_running{supervisor="root"} 1' in metrics.render_prometheus()
+    # A stopped supervisor's gauge goes away rather than reporting a stale count.
+    assert "otp_children_running{" not in metrics.render_prometheus()
+
+
 class Echo(otp.GenServer[Any, Any]):
     async def handle_call(self, request: Any, caller: otp.Caller[Any]) -> Any:
         if request == "slow":

@@ -255,13 +255,13 @@ class Metrics:
         return self._metrics.get(name)
 
     def value(self, name: str, **labels: str) -> float:
-        """One sample's value (``0.0`` if it has none yet): for tests and checks.
+        """One sample's value (``0.0`` if it has none yet), freshly collected: for tests.
 
         Example::
 
             assert metrics.value("otp_child_restarts_total", supervisor="root", child="db") == 1
         """
-        for metric in self:
+        for metric in self.collect():
             for sample in metric.samples():
                 if sample.name == name and sample.labels == labels:
                     return sample.value

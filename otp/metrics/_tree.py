@@ -17,6 +17,14 @@ _CALL_OUTCOMES: tuple[tuple[type[BaseException], str], ...] = (
     (otp.MailboxFull, "mailbox_full"),
     (trio.Cancelled, "cancelled"),
 )
+_ChildExited = otp.ChildExited
+_COUNTED = (
+    otp.ChildExited,
+    otp.ChildStartFailed,
+    otp.SupervisorStarted,
+    otp.SupervisorGaveUp,
+    otp.BreakerEvent,
+)
 _BREAKER_STATES = {
     otp.BreakerState.CLOSED: 0.0,
     otp.BreakerState.HALF_OPEN: 1.0,
@@ -41,14 +49,36 @@ def call_outcome(error: BaseException | None) -> str:
 
 
 @final
+class _ChildLabels:
+    """One child's label tuples, made when it is first reported."""
+
+    __slots__ = ("child", "last_exit", "last_kind", "supervisor")
+
+    def __init__(self, supervisor: str, child: str) -> None:
+        self.supervisor = (supervisor,)
+        self.child = (supervisor, child)
+        self.last_kind: otp.ExitKind | None = None
+        self.last_exit = (supervisor, child, "")
+
+    def exit_labels(self, kind: otp.ExitKind) -> tuple[str, str, str]:
+        self.last_kind = kind
+        self.last_exit = (*self.child, kind.value)
+        return self.last_exit
+
+
+@final
 class TreeMetrics:
     """Keeps otp's own metrics for a tree in a :class:`Metrics` registry.
 
     Feed it with :attr:`hook` (a supervisor hook, inherited by nested supervisors, and a
     circuit breaker hook) and :attr:`on_call` (a :func:`otp.observe_calls` observer), and
     name the phi detectors to read with :meth:`watch_detector`. Values read at collection
-    time (mailbox depth of each server called so far, phi) are refreshed by
-    :meth:`Metrics.collect`.
+    time (children running in each supervisor, mailbox depth of each server called so far,
+    phi) are refreshed by :meth:`Metrics.collect`.
+
+    A restart is counted when a child's exit makes its supervisor restart it, as restart
+    intensity counts them: siblings stopped and started again with it by ``one_for_all`` or
+    ``rest_for_one`` are not counted as restarting themselves.
 
     Metrics (all prefixed ``otp_``): ``child_restarts_total``, ``child_exits_total``
     (``reason`` is the exit kind), ``child_start_failures_total``,
@@ -74,16 +104,19 @@ class TreeMetrics:
         "_call_seconds",
         "_calls",
         "_detectors",
-        "_exit_labels",
+        "_exit_values",
         "_exits",
         "_give_ups",
         "_labels",
         "_mailbox",
         "_phi",
+        "_restart_values",
         "_restarts",
         "_running",
         "_servers",
         "_start_failures",
+        "_supervisors",
+        "hook",
         "metrics",
     )
 
@@ -91,7 +124,9 @@ class TreeMetrics:
         m = self.metrics = metrics if metrics is not None else Metrics()
         sup, child = "supervisor", "child"
         self._restarts = m.counter(
-            "otp_child_restarts_total", "Children started again by their supervisor.", [sup, child]
+            "otp_child_restarts_total",
+            "Exits after which the supervisor restarts the child (as restart intensity counts).",
+            [sup, child],
         )
         self._exits = m.counter(
             "otp_child_exits_total",
@@ -104,7 +139,9 @@ class TreeMetrics:
         self._give_ups = m.counter(
             "otp_supervisor_give_ups_total", "Supervisors that reached their intensity.", [sup]
         )
-        self._running = m.gauge("otp_children_running", "Children running now.", [sup])
+        self._running = m.gauge(
+            "otp_children_running", "Children running now (read at collection).", [sup]
+        )
         self._calls = m.counter(
             "otp_calls_total", "Calls to servers, by outcome.", ["server", "outcome"]
         )
@@ -128,53 +165,59 @@ class TreeMetrics:
             "otp_breaker_rejections_total", "Calls a breaker refused.", ["breaker"]
         )
         self._phi = m.gauge("otp_liveness_phi", "A phi-accrual detector's phi now.", ["path"])
-        self._labels: dict[tuple[str, object], tuple[str, str]] = {}
-        self._exit_labels: dict[tuple[str, object, str], tuple[str, str, str]] = {}
+        self._labels: dict[tuple[str, object], _ChildLabels] = {}
+        self._supervisors: dict[str, otp.Supervisor | otp.DynamicSupervisor] = {}
+        self._restart_values = self._restarts.values
+        self._exit_values = self._exits.values
         self._call_labels: dict[
             int, tuple[otp.ServerRef[Any, Any], tuple[str], tuple[str, str]]
         ] = {}
         self._servers: dict[str, otp.ServerRef[Any, Any]] = {}
         self._detectors: dict[str, otp.PhiAccrualDetector] = {}
         m.on_collect(self._refresh)
+        self.hook = otp.FilteredHook(self._count, _COUNTED)
+        """The supervisor and circuit breaker hook that feeds these metrics.
 
-    def hook(self, event: otp.SupervisorEvent | otp.BreakerEvent) -> None:
-        """A supervisor and circuit breaker hook that counts what it is told."""
-        # By exact type, and straight into the values (labels checked when first made):
-        # this runs for every report of every supervisor in the tree.
+        It wants only the events it counts, so that a crash loop builds no other records.
+        """
+
+    def _count(self, event: otp.SupervisorEvent | otp.BreakerEvent) -> None:
+        # This runs for every crash of every child in the tree, so it dispatches on the exact
+        # type and adds straight into the values, through label tuples made once per child
+        # (and kept for the child's last kind of exit, which a crash loop repeats).
         kind = type(event)
-        if kind is otp.ChildStarted:
-            started: otp.ChildStarted = event  # type: ignore[assignment]
-            self._running.add(1, (started.supervisor,))
-            if started.restart:
-                labels = self._child_labels(started.supervisor, started.child_id)
-                values = self._restarts.values
-                values[labels] = values.get(labels, 0.0) + 1.0
-        elif kind is otp.ChildExited:
+        if kind is _ChildExited:
             exited: otp.ChildExited = event  # type: ignore[assignment]
-            sup = exited.supervisor
-            self._running.add(-1, (sup,))
-            key = (sup, exited.child_id, exited.reason.kind)
-            exit_labels = self._exit_labels.get(key)
-            if exit_labels is None:
-                exit_labels = (sup, str(exited.child_id), exited.reason.kind.value)
-                self._exit_labels[key] = exit_labels
-            values = self._exits.values
-            values[exit_labels] = values.get(exit_labels, 0.0) + 1.0
-        elif kind is otp.ChildTerminated:
-            self._running.add(-1, (event.supervisor,))  # type: ignore[union-attr]
+            labels = self._labels.get((exited.supervisor, exited.child_id)) or self._child_labels(
+                exited.supervisor, exited.child_id
+            )
+            exit_kind = exited.reason.kind
+            if exit_kind is labels.last_kind:
+                exit_labels = labels.last_exit
+            else:
+                exit_labels = labels.exit_labels(exit_kind)
+                self._exit_values.setdefault(exit_labels, 0.0)
+            self._exit_values[exit_labels] += 1.0
+            if exited.restarting:
+                self._restart_values[labels.child] += 1.0
         elif kind is otp.ChildStartFailed:
             failed: otp.ChildStartFailed = event  # type: ignore[assignment]
-            self._start_failures.inc(self._child_labels(failed.supervisor, failed.child_id))
+            labels = self._child_labels(failed.supervisor, failed.child_id)
+            self._start_failures.inc(labels.child)
+        elif kind is otp.SupervisorStarted:
+            started: otp.SupervisorStarted = event  # type: ignore[assignment]
+            if started.handle is not None:
+                self._supervisors[started.supervisor] = started.handle
         elif kind is otp.SupervisorGaveUp:
             self._give_ups.inc((event.supervisor,))  # type: ignore[union-attr]
         elif isinstance(event, otp.BreakerEvent):
             self._breaker_event(event)
 
-    def _child_labels(self, supervisor: str, child_id: object) -> tuple[str, str]:
-        key = (supervisor, child_id)
-        labels = self._labels.get(key)
+    def _child_labels(self, supervisor: str, child_id: object) -> _ChildLabels:
+        labels = self._labels.get((supervisor, child_id))
         if labels is None:
-            labels = self._labels[key] = (supervisor, str(child_id))
+            labels = self._labels[supervisor, child_id] = _ChildLabels(supervisor, str(child_id))
+            self._restart_values.setdefault(labels.child, 0.0)
         return labels
 
     def _breaker_event(self, event: otp.BreakerEvent) -> None:
@@ -221,3 +264,9 @@ class TreeMetrics:
                 self._call_labels.pop(id(ref), None)
         for path, detector in self._detectors.items():
             self._phi.set(detector.phi(), (path,))
+        for name, supervisor in list(self._supervisors.items()):
+            if supervisor.running:
+                self._running.set(supervisor.count_children().active, (name,))
+            else:
+                self._running.remove((name,))
+                del self._supervisors[name]
