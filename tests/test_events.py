@@ -242,8 +242,8 @@ async def test_replay_from_an_id_or_a_time_then_live_without_gap_or_repeat() -> 
     for n in range(5):
         bus.publish_nowait("tick", n)
         await trio.sleep(1)
-    assert [e.payload for e in bus.replay(after_id=3)] == [3, 4]
-    assert [e.payload for e in bus.replay(since=2.0)] == [2, 3, 4]
+    assert [e.payload for e in await bus.replay(after_id=3)] == [3, 4]
+    assert [e.payload for e in await bus.replay(since=2.0)] == [2, 3, 4]
     async with bus.subscribe(types="tick", replay_after=2) as events:
         bus.publish_nowait("tick", 5)
         bus.publish_nowait("other", None)
@@ -272,7 +272,7 @@ def test_the_memory_store_keeps_the_last_events() -> None:
         (lambda bus: bus.subscribe(types=[1]), "types must be a string (got 1 of type int)"),
         (lambda bus: bus.subscribe(source=3), "source must be a string"),
         (lambda bus: bus.subscribe(where="x"), "where must be a callable"),
-        (lambda bus: bus.subscribe(replay_after=1), "replay needs a bus with a store"),
+        (lambda bus: bus.subscribe(replay_after=1), "replay_since=) needs a bus with a store"),
     ],
 )
 async def test_bad_subscriptions_are_rejected_naming_the_argument(
@@ -390,7 +390,7 @@ async def test_an_application_and_its_tree_report_on_one_bus() -> None:
         )
         app.stop()
         await app.wait()
-    seen = [(e.type, e.source) for e in bus.replay()]
+    seen = [(e.type, e.source) for e in await bus.replay()]
     assert ("child.started", "shop/db") in seen
     assert seen[-1] == ("app.stopped", "shop")
     assert any(kind == "app.started" for kind, _ in seen)

@@ -5,7 +5,8 @@ Publish with :meth:`EventBus.publish_nowait` (never waits) or :meth:`EventBus.pu
 ``async with bus.subscribe(...) as events: async for event in events``. Each subscription
 has a bounded buffer with its own :class:`Overflow` policy, and counts what it drops.
 :func:`report_to` turns the reports of supervisors and circuit breakers into events; a
-:class:`MemoryEventStore` (or any :class:`EventStore`) keeps them for replay.
+:class:`MemoryEventStore` (or any :class:`EventStore`) keeps them for replay, and
+``otp.persist.BusStore`` keeps them in a database across runs (an :class:`AsyncEventStore`).
 
 It uses only the public ``otp`` API; the kernel knows nothing of it.
 
@@ -26,6 +27,7 @@ from ._filters import Predicate as Predicate
 from ._record import Event as Event
 from ._reports import report_source as report_source
 from ._reports import report_to as report_to
+from ._store import AsyncEventStore as AsyncEventStore
 from ._store import EventStore as EventStore
 from ._store import MemoryEventStore as MemoryEventStore
 from ._subscription import Overflow as Overflow
@@ -33,6 +35,7 @@ from ._subscription import Subscription as Subscription
 from ._subscription import SubscriptionStatistics as SubscriptionStatistics
 
 __all__ = [
+    "AsyncEventStore",
     "BusStatistics",
     "Event",
     "EventBus",

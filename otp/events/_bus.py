@@ -14,7 +14,7 @@ import trio
 from ._errors import EventsError
 from ._filters import EventFilter, Predicate
 from ._record import Event
-from ._store import EventStore
+from ._store import AsyncEventStore, EventStore, reads_async
 from ._subscription import Overflow, Subscription, check_buffer, check_overflow
 
 logger = logging.getLogger("otp.events")
@@ -48,11 +48,13 @@ class EventBus:
     synchronous and never waits (:meth:`publish_nowait`), except, through :meth:`publish`,
     for the subscriptions that asked for ``overflow="block"``. Ids and times come from the
     bus (Trio's clock, so virtual time works in tests). With a ``store``, every event is kept
-    for :meth:`replay` and for subscriptions that start from the past.
+    for :meth:`replay` and for subscriptions that start from the past. A store that keeps
+    events across runs (an :class:`AsyncEventStore` such as ``otp.persist.BusStore``) gives
+    the id of its last event, and the bus numbers its own events after it.
 
     Args:
-        store: Where to keep events for replay (:class:`MemoryEventStore`, or any
-            :class:`EventStore`); ``None`` keeps none.
+        store: Where to keep events for replay (:class:`MemoryEventStore`, any
+            :class:`EventStore` or :class:`AsyncEventStore`); ``None`` keeps none.
 
     Example::
 
@@ -63,9 +65,9 @@ class EventBus:
             assert event.id == 1
     """
 
-    __slots__ = ("_last_id", "_subscriptions", "store")
+    __slots__ = ("_last_id", "_reads_async", "_subscriptions", "store")
 
-    def __init__(self, *, store: EventStore | None = None) -> None:
+    def __init__(self, *, store: EventStore | AsyncEventStore | None = None) -> None:
         given: object = store
         if given is not None and not isinstance(given, EventStore):
             msg = (
@@ -74,7 +76,15 @@ class EventBus:
             )
             raise EventsError(msg)
         self.store = store
+        self._reads_async = store is not None and reads_async(store)
         self._last_id = 0
+        last_id = getattr(store, "last_id", None)
+        if callable(last_id):
+            found = last_id()
+            if isinstance(found, bool) or not isinstance(found, int) or found < 0:
+                msg = f"EventBus: store.last_id() must give an int >= 0 (got {found!r})"
+                raise EventsError(msg)
+            self._last_id = found
         self._subscriptions: tuple[Subscription, ...] = ()
 
     # --- publishing -----------------------------------------------------------------------
@@ -214,38 +224,90 @@ class EventBus:
             else EventFilter(types, source, where)
         )
         subscription = Subscription(self, event_filter, maxsize, policy)
-        if replay_after is not None or replay_since is not None:
-            for event in self.replay(
-                after_id=0 if replay_after is None else replay_after,
-                since=-math.inf if replay_since is None else replay_since,
-            ):
-                if self._wants(subscription, event):
-                    subscription._history.append(event)
+        replaying = replay_after is not None or replay_since is not None
+        if replaying:
+            self._store_for("subscribe(replay_after=, replay_since=)")
+        if replaying and not self._reads_async:
+            # No checkpoint between reading the past and joining: no event missed or doubled.
+            self._add_history(
+                subscription,
+                self.replay_nowait(
+                    after_id=0 if replay_after is None else replay_after,
+                    since=-math.inf if replay_since is None else replay_since,
+                ),
+                self._last_id,
+            )
         self._subscriptions = (*self._subscriptions, subscription)
         try:
+            if replaying and self._reads_async:
+                # Join first, then read: what is published while the store reads arrives
+                # live, so the past is cut at the last id published before joining.
+                joined_at = self._last_id
+                past = await self.replay(
+                    after_id=0 if replay_after is None else replay_after,
+                    since=-math.inf if replay_since is None else replay_since,
+                )
+                self._add_history(subscription, past, joined_at)
             yield subscription
         finally:
             subscription.close()
+
+    def _add_history(
+        self, subscription: Subscription, events: Iterable[Event], up_to_id: int
+    ) -> None:
+        history = subscription._history
+        for event in events:
+            if event.id <= up_to_id and self._wants(subscription, event):
+                history.append(event)
 
     def _remove(self, subscription: Subscription) -> None:
         self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
 
     # --- the past -------------------------------------------------------------------------
 
-    def replay(self, *, after_id: int = 0, since: float = -math.inf) -> list[Event]:
+    async def replay(self, *, after_id: int = 0, since: float = -math.inf) -> list[Event]:
         """The stored events after ``after_id`` and from ``since`` on, oldest first.
+
+        Works with any store; with an :class:`AsyncEventStore` it reads in the store's way
+        (``otp.persist.BusStore`` reads SQLite in a worker thread).
 
         Raises:
             EventsError: The bus has no store.
 
         Example::
 
-            missed = bus.replay(after_id=last_seen)
+            missed = await bus.replay(after_id=last_seen)
         """
-        if self.store is None:
-            msg = "replay needs a bus with a store: EventBus(store=otp.events.MemoryEventStore())"
+        store = self._store_for("replay")
+        if self._reads_async:
+            return list(await store.read(after_id=after_id, since=since))  # type: ignore[misc]
+        await trio.lowlevel.checkpoint()
+        return list(store.read(after_id=after_id, since=since))  # type: ignore[arg-type]
+
+    def replay_nowait(self, *, after_id: int = 0, since: float = -math.inf) -> list[Event]:
+        """Like :meth:`replay`, without waiting: for a store that reads synchronously.
+
+        Raises:
+            EventsError: The bus has no store, or its store reads asynchronously.
+
+        Example::
+
+            missed = bus.replay_nowait(after_id=last_seen)
+        """
+        store = self._store_for("replay_nowait")
+        if self._reads_async:
+            msg = (
+                f"replay_nowait: {type(store).__name__} reads asynchronously; "
+                "use await bus.replay(...)"
+            )
             raise EventsError(msg)
-        return list(self.store.read(after_id=after_id, since=since))
+        return list(store.read(after_id=after_id, since=since))  # type: ignore[arg-type]
+
+    def _store_for(self, what: str) -> EventStore | AsyncEventStore:
+        if self.store is None:
+            msg = f"{what} needs a bus with a store: EventBus(store=otp.events.MemoryEventStore())"
+            raise EventsError(msg)
+        return self.store
 
     def statistics(self) -> BusStatistics:
         """A snapshot of its counters."""

@@ -1,7 +1,14 @@
-"""Where a bus keeps its events for replay: the interface, and the in-memory store."""
+"""Where a bus keeps its events for replay: the interfaces, and the in-memory store.
+
+A store that reads synchronously (:class:`EventStore`, like :class:`MemoryEventStore`)
+serves both :meth:`EventBus.replay` and :meth:`EventBus.replay_nowait`; one whose ``read``
+is a coroutine (:class:`AsyncEventStore`, like ``otp.persist.BusStore`` on SQLite) serves
+:meth:`EventBus.replay` only, since the Trio thread must not wait on a database.
+"""
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -35,6 +42,39 @@ class EventStore(Protocol):
         """The kept events with an id above ``after_id`` and a time at or after ``since``."""
 
 
+@runtime_checkable
+class AsyncEventStore(Protocol):
+    """A store that reads back asynchronously and keeps events across runs (a database).
+
+    ``append`` is still synchronous and must not block: buffer the event and write it from a
+    task of the store's own. ``last_id`` gives the id of the last event kept, so that a new
+    :class:`EventBus` on the store numbers its events after those of earlier runs.
+
+    Example::
+
+        class DatabaseStore:
+            def append(self, event): self.pending.append(event)   # a writer task drains it
+            async def read(self, *, after_id=0, since=-math.inf): ...
+            def last_id(self): return self.stored_up_to
+    """
+
+    def append(self, event: Event) -> None:
+        """Keep ``event`` (called once per published event, in id order); never blocks."""
+
+    async def read(self, *, after_id: int = 0, since: float = -math.inf) -> list[Event]:
+        """The kept events with an id above ``after_id`` and a time at or after ``since``."""
+        ...
+
+    def last_id(self) -> int:
+        """The id of the last event kept (0 if none); a new bus continues after it."""
+        ...
+
+
+def reads_async(store: EventStore | AsyncEventStore) -> bool:
+    """Whether ``store.read`` is a coroutine function (an :class:`AsyncEventStore`)."""
+    return inspect.iscoroutinefunction(store.read)
+
+
 @final
 class MemoryEventStore:
     """The last ``max_events`` events, in memory (``None``: all of them).
@@ -43,7 +83,7 @@ class MemoryEventStore:
 
         bus = otp.events.EventBus(store=otp.events.MemoryEventStore(max_events=10_000))
         ...
-        for event in bus.replay(after_id=42):
+        for event in await bus.replay(after_id=42):
             print(event)
     """
 

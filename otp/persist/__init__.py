@@ -7,10 +7,14 @@ A layer on the kernel's public API. The path of a command: an :class:`EventSourc
 on start it folds the last snapshot and the events after it (``_snapshots`` decides when to
 snapshot and what to keep). Projections (``_projection``) read the global log from a stored
 offset; sagas (``_saga``) record each step boundary in a stream and resume after a crash.
+``_bus_store`` keeps an ``otp.events`` bus's log in one stream of a store.
 """
 
 import contextlib as _contextlib
 
+from ._bus_store import BusStore as BusStore
+from ._bus_store import BusStoreStatistics as BusStoreStatistics
+from ._bus_store import UnencodedPayload as UnencodedPayload
 from ._codec import Codec as Codec
 from ._codec import JsonCodec as JsonCodec
 from ._errors import ConcurrencyConflict as ConcurrencyConflict
@@ -43,6 +47,8 @@ from ._store import SnapshotData as SnapshotData
 from ._store import StoredEvent as StoredEvent
 
 __all__ = [
+    "BusStore",
+    "BusStoreStatistics",
     "Codec",
     "ConcurrencyConflict",
     "Envelope",
@@ -70,6 +76,7 @@ __all__ = [
     "StoreError",
     "StoreFull",
     "StoredEvent",
+    "UnencodedPayload",
     "projection_spec",
     "run_projection",
     "saga_coordinator",
