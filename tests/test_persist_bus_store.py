@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,8 @@ import otp.events
 import otp.persist
 from otp.events import EventBus
 from otp.persist import BusStore, EventData, MemoryStore, StoredEvent
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Gate:
@@ -312,25 +320,42 @@ async def test_the_block_writes_what_waits_even_when_cancelled() -> None:
     assert [r.type for r in await store.inner.read("otp.events")] == ["a"]
 
 
-async def test_events_the_store_does_not_take_in_time_are_reported(
+async def test_a_store_that_keeps_failing_is_given_up_on_at_the_end_and_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = GatedStore()
-    started = trio.current_time()
-    async with BusStore.open(store, flush_timeout=2.0) as log:
-        store.appends.close()
+    store.failures = [otp.persist.StoreFull("disk full")] * 100
+    retry = otp.Backoff(min=1.0, max=1.0)
+    async with BusStore.open(store, flush_timeout=2.5, retry=retry) as log:
         bus = EventBus(store=log)
         bus.publish_nowait("a")
         bus.publish_nowait("b")
-    assert trio.current_time() - started == pytest.approx(2.0)
+        await trio.sleep(10.5)  # failures at 0, 1, ..., 10 s
+        closed_at = trio.current_time()
+    # One more try at once, then at 1 s and 2 s; the next would be past the 2.5 s.
+    assert trio.current_time() - closed_at == pytest.approx(2.0)
+    assert log.statistics().write_failures == 11 + 3
     assert log.statistics().pending == 2
     assert any(
-        "2 events of stream 'otp.events' were not stored" in r.getMessage()
+        "2 events of stream 'otp.events' were not stored "
+        "(the store kept failing for flush_timeout=2.5 s)" in r.getMessage()
         for r in caplog.records
         if r.levelno == logging.ERROR
     )
     with pytest.raises(trio.ClosedResourceError, match="is closed"):
         await log.flush()
+
+
+async def test_the_end_of_the_block_waits_for_a_write_in_progress(tmp_path: Path) -> None:
+    # SQLite commits in a worker thread; on the autojumping clock, time leaps meanwhile.
+    async with otp.persist.SqliteStore.open(tmp_path / "e.db") as store:
+        async with BusStore.open(store, flush_timeout=0) as log:
+            bus = EventBus(store=log)
+            for n in range(50):
+                bus.publish_nowait("t", n)
+                await trio.sleep(0.001)
+        assert log.statistics().stored == 50
+        assert len(await store.read("otp.events")) == 50
 
 
 async def test_a_full_writer_drops_new_events_counted_and_logged(
@@ -458,3 +483,67 @@ async def test_the_bus_asks_an_async_store_to_be_awaited() -> None:
 
     with pytest.raises(otp.events.EventsError, match=r"last_id\(\) must give an int >= 0"):
         EventBus(store=Negative())
+
+
+PUBLISHER = textwrap.dedent(
+    """
+    import sys
+    import trio
+    import otp.events, otp.persist
+
+    async def main():
+        async with otp.persist.SqliteStore.open(sys.argv[1]) as store:
+            async with otp.persist.BusStore.open(store, batch_size=7) as log:
+                bus = otp.events.EventBus(store=log)
+                while True:
+                    for _ in range(10):
+                        bus.publish_nowait("tick", {"n": bus.statistics().published + 1})
+                        await trio.sleep(0)
+                    await log.flush()
+                    print(bus.statistics().published, flush=True)
+
+    trio.run(main)
+    """
+)
+
+
+def test_sigkill_loses_no_flushed_event(tmp_path: Path) -> None:
+    path = tmp_path / "bus.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", PUBLISHER, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+    )
+    flushed = 0
+    try:
+        assert process.stdout is not None
+        safety = time.monotonic() + 60  # a bound on a hang, not a performance limit
+        while flushed < 200 and time.monotonic() < safety:
+            line = process.stdout.readline()
+            if not line:
+                break
+            flushed = int(line)
+        assert flushed >= 200, "the publisher stopped early"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        for line in process.stdout.read().splitlines():  # printed before the kill landed
+            flushed = int(line)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        if process.stdout:
+            process.stdout.close()
+
+    async def check() -> None:
+        async with otp.persist.SqliteStore.open(path) as store, BusStore.open(store) as log:
+            kept = await log.read()
+            assert [e.id for e in kept] == list(range(1, len(kept) + 1))
+            assert [e.payload["n"] for e in kept] == [e.id for e in kept]
+            assert len(kept) >= flushed
+            assert EventBus(store=log).publish_nowait("after").id == len(kept) + 1
+
+    trio.run(check)

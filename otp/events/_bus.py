@@ -26,7 +26,8 @@ class BusStatistics:
     """A snapshot of a bus's counters.
 
     Attributes:
-        published: Events published so far (the last event's id).
+        published: The last event's id: the events published so far, and those of earlier
+            runs on a store that keeps them (``otp.persist.BusStore``).
         subscriptions: Subscriptions open now.
         dropped: Events dropped by subscriptions open now, in all.
 

@@ -113,7 +113,8 @@ class BusStore:
     Open it with :meth:`open` around the bus. Each event goes to one stream of the store
     (``"otp.events"`` unless told otherwise), one row per event, written by a task of its own
     in batches; the bus never waits for the database. At the end of the block the events still
-    in memory are written (within ``flush_timeout``); call :meth:`flush` to wait for the
+    in memory are written (a failing store is retried for ``flush_timeout`` seconds); call
+    :meth:`flush` to wait for the
     ones published so far at any other time.
 
     Payloads are kept as JSON: dicts, lists, strings, numbers, booleans and ``None`` come
@@ -138,11 +139,13 @@ class BusStore:
         "_default",
         "_dropped",
         "_flushed",
+        "_give_up_at",
         "_last_id",
         "_max_pending",
         "_offset",
         "_pending",
         "_retry",
+        "_retrying",
         "_sequence",
         "_store",
         "_stored",
@@ -169,6 +172,8 @@ class BusStore:
     _closing: bool
     _wakeup: trio.Event
     _flushed: trio.Event
+    _give_up_at: float
+    _retrying: trio.CancelScope | None
     _stored: int
     _dropped: int
     _unencoded: int
@@ -200,7 +205,9 @@ class BusStore:
                 failing or far too slow) new events are not kept, counted as ``dropped`` and
                 logged. Publishing never fails or waits because of the store.
             batch_size: The most events written in one transaction.
-            flush_timeout: How long the end of the block waits for the last writes.
+            flush_timeout: How long the end of the block goes on retrying writes that fail
+                before it gives up on the events left (which it logs). A write in progress is
+                waited for, as SQLite's own commits in their worker threads are.
             retry: The delays between attempts after a failed write (the events stay in
                 memory and are written once the store recovers).
             default: Turns a payload JSON cannot hold into one it can (``json.dumps``'s
@@ -254,23 +261,23 @@ class BusStore:
         self._closing = False
         self._wakeup = trio.Event()
         self._flushed = trio.Event()
+        self._give_up_at = math.inf
+        self._retrying = None
         self._stored = self._dropped = self._unencoded = self._write_failures = 0
         await self._load()
-        # Shielded so that the last events are written when the block is cancelled too;
-        # the deadline set on the way out bounds it.
-        writer_scope = trio.CancelScope(shield=True)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._write_until_closed, writer_scope)
+            nursery.start_soon(self._write_until_closed)
             try:
                 yield self
             finally:
                 self._closing = True
-                writer_scope.deadline = trio.current_time() + self.flush_timeout
+                self._give_up_at = trio.current_time() + self.flush_timeout
                 self._wakeup.set()
+                self._retry_now()
         if self._pending:
             logger.error(
                 "otp.persist.BusStore: %d events of stream %r were not stored "
-                "(the store did not take them within flush_timeout=%s s)",
+                "(the store kept failing for flush_timeout=%s s)",
                 len(self._pending),
                 self.stream,
                 self.flush_timeout,
@@ -411,8 +418,11 @@ class BusStore:
             self._last_id = self._offset = last
         self._committed = self._last_id
 
-    async def _write_until_closed(self, scope: trio.CancelScope) -> None:
-        with scope:
+    async def _write_until_closed(self) -> None:
+        # Shielded, so that the last events are written when the block is cancelled too.
+        # No deadline: on Trio's autojumping MockClock one would expire while SQLite works
+        # in its thread; only the retries of failed writes are bounded on the way out.
+        with trio.CancelScope(shield=True):
             attempt = 0
             while self._pending or not self._closing:
                 if not self._pending:
@@ -428,6 +438,8 @@ class BusStore:
                     self._write_failures += 1
                     delay = self._retry.delay(attempt, random.random)
                     attempt += 1
+                    if self._closing and trio.current_time() + delay > self._give_up_at:
+                        return
                     logger.warning(
                         "otp.persist.BusStore: writing %d events of stream %r failed (%s); "
                         "trying again in %.2f s",
@@ -436,9 +448,16 @@ class BusStore:
                         exc,
                         delay,
                     )
-                    await trio.sleep(delay)
+                    with trio.CancelScope() as self._retrying:
+                        await trio.sleep(delay)
+                    self._retrying = None
                 else:
                     attempt = 0
+
+    def _retry_now(self) -> None:
+        """Cut short the wait before a retry (on the way out: try once more at once)."""
+        if self._retrying is not None:
+            self._retrying.cancel()
 
     async def _commit_batch(self) -> None:
         batch = list(islice(self._pending, self.batch_size))
