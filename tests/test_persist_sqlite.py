@@ -232,7 +232,9 @@ def test_sigkill_of_the_whole_process_loses_no_acknowledged_event(
             process.stdout.close()
         if process.stderr:
             process.stderr.close()
-    for line in rest.decode().splitlines():  # acks printed before the kill landed
+    # Acks printed before the kill landed. A last line cut short by the kill is not counted:
+    # that reply came, but the test cannot tell which one (at most one more event is there).
+    for line in rest.decode().split("\n")[:-1]:
         stream, value = line.split()
         acked.setdefault(stream, []).append(int(value))
 
