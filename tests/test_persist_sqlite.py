@@ -301,3 +301,82 @@ async def test_the_store_refuses_memory_paths_and_bad_pragmas(tmp_path: Path) ->
     with pytest.raises(ValueError, match="pragma names are words"):
         async with otp.persist.SqliteStore.open(tmp_path / "e.db", pragmas={"a;b": 1}):
             pass
+
+
+async def test_a_second_writer_on_the_same_file_gets_a_conflict(tmp_path: Path) -> None:
+    # Each store remembers the last sequence it wrote; the other one's appends must still
+    # be seen, through the index, not through that memory.
+    async with (
+        otp.persist.SqliteStore.open(tmp_path / "e.db") as first,
+        otp.persist.SqliteStore.open(tmp_path / "e.db") as second,
+    ):
+        assert await first.append("s", [ONE], expected=0) == 1
+        assert await first.append("s", [ONE], expected=1) == 2
+        assert await second.append("s", [ONE], expected=2) == 3
+        with pytest.raises(otp.persist.ConcurrencyConflict) as caught:
+            await first.append("s", [ONE, ONE], expected=2)
+        assert (caught.value.expected, caught.value.actual) == (2, 3)
+        # Without an expectation the stale writer appends after the other one's events.
+        assert await first.append("s", [ONE, ONE], expected=None) == 5
+        assert [e.sequence for e in await second.read("s")] == [1, 2, 3, 4, 5]
+
+
+async def test_a_conflict_is_seen_even_when_the_other_writer_compacted(tmp_path: Path) -> None:
+    async with (
+        otp.persist.SqliteStore.open(tmp_path / "e.db") as first,
+        otp.persist.SqliteStore.open(tmp_path / "e.db") as second,
+    ):
+        assert await first.append("s", [ONE], expected=0) == 1
+        assert await second.append("s", [ONE, ONE], expected=1) == 3
+        await second.delete_events("s", up_to=3)  # sequence 2's row is gone, its mark stays
+        with pytest.raises(otp.persist.ConcurrencyConflict) as caught:
+            await first.append("s", [ONE], expected=1)
+        assert caught.value.actual == 3
+        assert await first.append("s", [ONE], expected=3) == 4
+        assert [e.sequence for e in await first.read("s")] == [4]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),  # which writer
+            st.sampled_from(["s", "t"]),  # which stream
+            st.integers(0, 2),  # events
+            st.one_of(st.none(), st.integers(-1, 1)),  # expectation: None or last + delta
+            st.booleans(),  # compact after
+        ),
+        max_size=25,
+    )
+)
+def test_two_writers_agree_with_the_memory_store(tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str, int, int | None, bool]]) -> None:  # fmt: skip
+    path = tmp_path_factory.mktemp("model") / "e.db"
+
+    async def run() -> None:
+        model = otp.persist.MemoryStore()
+        async with (
+            otp.persist.SqliteStore.open(path) as a,
+            otp.persist.SqliteStore.open(path) as b,
+        ):
+            writers = {"a": a, "b": b}
+            for writer, stream, count, delta, compact in steps:
+                last = await model.last_sequence(stream)
+                expected = None if delta is None else max(0, last + delta)
+                events = [EventData("json", 1, str(n)) for n in range(count)]
+                outcomes = []
+                for store in (model, writers[writer]):
+                    try:
+                        outcomes.append(await store.append(stream, events, expected=expected))
+                    except otp.persist.ConcurrencyConflict as exc:
+                        outcomes.append((exc.expected, exc.actual))
+                assert outcomes[0] == outcomes[1]
+                if compact:
+                    await model.delete_events(stream, up_to=last)
+                    await writers[writer].delete_events(stream, up_to=last)
+            for stream in ("s", "t"):
+                expect = [(e.sequence, e.data) for e in await model.read(stream)]
+                for store in (a, b):
+                    assert [(e.sequence, e.data) for e in await store.read(stream)] == expect
+                    assert await store.last_sequence(stream) == await model.last_sequence(stream)
+
+    trio.run(run)
