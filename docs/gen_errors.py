@@ -31,6 +31,7 @@ PACKAGES = (
     "otp.health",
     "otp.events",
     "otp.metrics",
+    "otp.tasks",
 )
 
 

@@ -159,6 +159,20 @@ STORE_LOST = ErrorFamily(
     "the store cannot be read or written (corrupt, full); servers using it crash until it is "
     "repaired, and their supervisors give up",
 )
+OVERLOAD = ErrorFamily(
+    "overload",
+    Severity.TRANSIENT,
+    Recovery.RAISE,
+    "a bounded queue was full and the work was not taken; the caller decides (wait, retry "
+    "later, shed load)",
+)
+JOB = ErrorFamily(
+    "job",
+    Severity.ERROR,
+    Recovery.RAISE,
+    "a job did not succeed (failed after its retries, timed out, cancelled, dropped at a "
+    "stop); whoever awaits it gets the error, and the executor and other jobs go on",
+)
 
 FAMILIES = (
     DECLARATION,
@@ -167,6 +181,8 @@ FAMILIES = (
     CALL,
     ADMIN,
     BREAKER,
+    OVERLOAD,
+    JOB,
     START,
     CHILD_FAILURE,
     CONFLICT,
