@@ -282,8 +282,11 @@ class Executor:
                     await self._stop_requested.wait()
                 finally:
                     self._state = _CLOSING
-                    with otp.cleanup_scope():
-                        self._last_stop = await self._wind_down()
+                    dropped = self._drop_waiting()
+                    with otp.cleanup_scope(), trio.move_on_after(self.shutdown):
+                        while self._running:
+                            await self._wait_settled()
+                    self._last_stop = self._report(dropped)
                     assert self._jobs_scope is not None
                     self._jobs_scope.cancel()
         finally:
@@ -301,25 +304,24 @@ class Executor:
                 task_status.started(jobs)
                 await trio.sleep_forever()
 
-    async def _wind_down(self) -> StopReport:
-        dropped = [*self._queue.drain(), *self._retrying]
+    def _drop_waiting(self) -> tuple[JobHandle[Any], ...]:
+        dropped = (*self._queue.drain(), *self._retrying)
         self._retrying.clear()
         for job in dropped:
             self._count("dropped")
             self._end(job, JobStatus.DROPPED, self._dropped(job))
         self._room.unpark_all()  # waiting submitters learn that it is closed
-        with trio.move_on_after(self.shutdown):
-            while self._running:
-                await self._wait_settled()
-        cut_short = tuple(self._running)
-        report = StopReport(tuple(dropped), cut_short)
-        if dropped or cut_short:
+        return dropped
+
+    def _report(self, dropped: tuple[JobHandle[Any], ...]) -> StopReport:
+        report = StopReport(dropped, tuple(self._running))
+        if report.dropped or report.cut_short:
             logger.warning(
                 "executor %r stopped: %d queued or retrying job(s) dropped, %d running job(s) "
                 "cut short after %gs",
                 self.name,
-                len(dropped),
-                len(cut_short),
+                len(report.dropped),
+                len(report.cut_short),
                 self.shutdown,
             )
         return report

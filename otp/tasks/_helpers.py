@@ -112,8 +112,7 @@ async def map_jobs(
                 await event.wait()
             handle = done.popleft()
             finished += 1
-            assert handle._outcome is not None
-            results[handles[handle]] = handle._outcome.unwrap()  # the first failure ends it
+            results[handles[handle]] = handle._unwrap()  # the first failure ends it
     finally:
         for handle in handles:
             handle.cancel()  # those still queued or running, after a failure or cancellation

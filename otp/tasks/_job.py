@@ -130,8 +130,15 @@ class JobHandle(Generic[T]):
             await self._done.wait()
         else:
             await trio.lowlevel.checkpoint()
-        assert self._outcome is not None
-        return self._outcome.unwrap()
+        return self._unwrap()
+
+    def _unwrap(self) -> T:
+        # Not Outcome.unwrap(): that works once, and a handle may be awaited many times.
+        result = self._outcome
+        assert result is not None
+        if isinstance(result, outcome.Error):
+            raise result.error
+        return result.value
 
     def __await__(self) -> Generator[Any, None, T]:
         return self.result().__await__()
