@@ -33,6 +33,7 @@ BENCHMARKS = (
     "bench_crash_storm",
     "bench_events",
     "bench_metrics",
+    "bench_tasks",
 )
 
 

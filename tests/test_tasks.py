@@ -654,3 +654,13 @@ def test_the_partial_idiom_passes_keyword_arguments() -> None:
             return await (await executor.submit(functools.partial(greet, greeting="hi"), "al"))
 
     assert trio.run(main) == "hi, al"
+
+
+async def test_an_idle_worker_whose_last_deadline_passes_still_takes_jobs() -> None:
+    async with otp.tasks.open_executor(concurrency=1, timeout=5.0) as executor:
+        assert await (await executor.submit(echo, 1)) == 1
+        await trio.sleep(60)  # the worker's last deadline passes while it waits for work
+        handle = await executor.submit(trio.sleep, 4)  # inside its own 5 s, not the old one
+        await handle
+        assert handle.status is JobStatus.SUCCEEDED
+        assert executor.statistics().timed_out == 0

@@ -439,6 +439,22 @@ class Executor:
         self._accept(job)
         return job
 
+    def _submit_if_room(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        item: object,
+        priority: Priority,
+        timeout: object,
+        retry: Retry | None,
+    ) -> JobHandle[T] | None:
+        """``submit_nowait(fn, item)``, or ``None`` (counting no rejection) if it is full."""
+        if len(self._queue) >= self.queue_size:
+            return None
+        job = self._make(fn, (item,), name=None, priority=priority, timeout=timeout, retry=retry)
+        self._check_open()
+        self._accept(job)
+        return job
+
     async def start_soon(
         self,
         fn: Callable[..., Awaitable[object]],
@@ -569,44 +585,66 @@ class Executor:
     async def _worker(self) -> None:
         queue = self._queue
         while True:
-            job = queue.pop()
-            if job is None:
-                self._idle_workers += 1
-                await self._work.park()
-                continue
-            if self._room:
-                self._room.unpark()
-            await self._attempt(job)
+            # One cancel scope serves the worker's jobs one after the other (its deadline is
+            # the running job's), until a timeout or a cancel spends it: entering a scope per
+            # job would cost more than a no-op job itself.
+            with trio.CancelScope() as scope:
+                while True:
+                    job = queue.pop()
+                    if job is None:
+                        # The last job's deadline stays: if it passes while the worker is
+                        # idle, the worker takes a fresh scope, which is cheaper per job than
+                        # clearing it each time.
+                        self._idle_workers += 1
+                        try:
+                            await self._work.park()
+                        except BaseException:
+                            self._idle_workers -= 1  # cancelled, so not unparked
+                            raise
+                        continue
+                    if self._room:
+                        self._room.unpark()
+                    await self._attempt(job, scope)
+                    if scope.cancel_called:
+                        break
 
-    async def _attempt(self, job: JobHandle[Any]) -> None:
+    async def _attempt(self, job: JobHandle[Any], scope: trio.CancelScope) -> None:
         job.status = JobStatus.RUNNING
         job.attempts += 1
         self._running.add(job)
         error: BaseException | None = None
         value: object = None
-        scope = trio.CancelScope(deadline=trio.current_time() + job.timeout)
+        stopped = False  # by its timeout or its handle, through the worker's scope
+        scope.deadline = trio.current_time() + job.timeout
         job._scope = scope
         try:
-            with scope:
-                value = await job.fn(*job.args)
+            value = await job.fn(*job.args)
         except Exception as exc:  # noqa: BLE001  (a job's error is its outcome)
             error = exc
-        except BaseException:
-            # Not the job's own scope: the executor is past its shutdown time (or something
-            # like KeyboardInterrupt ends it); the handle still gets an answer.
-            self._running.discard(job)
-            self._count("cancelled")
-            message = f"job {job.name!r} (#{job.id}) was cut short: executor {self.name!r} stopped"
-            self._end(job, JobStatus.CANCELLED, outcome.Error(JobCancelled(message, job)))
-            raise
+        except BaseException as exc:
+            ours, left = self._own_cancellation(exc, scope)
+            if not ours:
+                # The executor is past its shutdown time (or KeyboardInterrupt or the like
+                # ends it): not this job's doing. The handle still gets an answer.
+                self._running.discard(job)
+                self._count("cancelled")
+                message = (
+                    f"job {job.name!r} (#{job.id}) was cut short: executor {self.name!r} stopped"
+                )
+                self._end(job, JobStatus.CANCELLED, outcome.Error(JobCancelled(message, job)))
+                raise
+            # The worker's own scope was cancelled for this job alone: what a scope around
+            # the job would have caught, caught here; the worker takes a fresh scope next.
+            stopped = True
+            error = left
         self._running.discard(job)
-        if scope.cancelled_caught:
+        if stopped and error is None:
             if job._cancel_requested:
                 self._cancelled(job)
                 return
             error = TimeoutError(f"attempt {job.attempts} ran past its timeout of {job.timeout:g}s")
         if error is None:
-            self._count("succeeded")
+            self._counts["succeeded"] += 1
             self._end(job, JobStatus.SUCCEEDED, outcome.Value(value))
             return
         if job._cancel_requested:
@@ -620,7 +658,7 @@ class Executor:
             assert self._jobs is not None
             self._jobs.start_soon(self._retry_after, job, delay)
             return
-        timed_out = isinstance(error, TimeoutError) and scope.cancelled_caught
+        timed_out = stopped and isinstance(error, TimeoutError)
         kind = JobTimedOut if timed_out else JobFailed
         self._count("timed_out" if timed_out else "failed")
         tries = "attempt" if job.attempts == 1 else "attempts"
@@ -632,6 +670,26 @@ class Executor:
         failure.__cause__ = error
         status = JobStatus.TIMED_OUT if timed_out else JobStatus.FAILED
         self._end(job, status, outcome.Error(failure))
+
+    def _own_cancellation(
+        self, exc: BaseException, scope: trio.CancelScope
+    ) -> tuple[bool, Exception | None]:
+        """Whether a job's ``BaseException`` is its worker scope's cancellation.
+
+        With it, what is left once that is taken out (the job's own errors beside it).
+        """
+        jobs = self._jobs_scope
+        if not scope.cancel_called or (jobs is not None and jobs.cancel_called):
+            return False, None
+        if isinstance(exc, trio.Cancelled):
+            return True, None
+        if isinstance(exc, BaseExceptionGroup):
+            _, rest = exc.split(trio.Cancelled)
+            if rest is None:
+                return True, None
+            if isinstance(rest, Exception):
+                return True, rest
+        return False, None
 
     async def _retry_after(self, job: JobHandle[Any], delay: float) -> None:
         with trio.CancelScope() as scope:

@@ -100,9 +100,12 @@ async def map_jobs(
     try:
         while finished < len(pending):
             while submitted < len(pending) and submitted - finished < size:
-                handle = await executor.submit(
-                    fn, pending[submitted], priority=priority, timeout=timeout, retry=retry
-                )
+                item = pending[submitted]
+                handle = executor._submit_if_room(fn, item, priority, timeout, retry)
+                if handle is None:  # the queue is full: wait for room like submit
+                    handle = await executor.submit(
+                        fn, item, priority=priority, timeout=timeout, retry=retry
+                    )
                 handles[handle] = submitted
                 handle._listen(arrived)
                 submitted += 1

@@ -138,7 +138,9 @@ class JobHandle(Generic[T]):
         assert result is not None
         if isinstance(result, outcome.Error):
             raise result.error
-        return result.value
+        assert isinstance(result, outcome.Value)
+        value: T = result.value
+        return value
 
     def __await__(self) -> Generator[Any, None, T]:
         return self.result().__await__()
