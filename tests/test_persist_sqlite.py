@@ -349,7 +349,9 @@ async def test_a_conflict_is_seen_even_when_the_other_writer_compacted(tmp_path:
         max_size=25,
     )
 )
-def test_two_writers_agree_with_the_memory_store(tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str, int, int | None, bool]]) -> None:  # fmt: skip
+def test_two_writers_agree_with_the_memory_store(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str, int, int | None, bool]]
+) -> None:
     path = tmp_path_factory.mktemp("model") / "e.db"
 
     async def run() -> None:
