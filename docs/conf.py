@@ -98,3 +98,8 @@ nitpick_ignore += [("py:class", "cattrs.Converter")]
 nitpick_ignore += [("py:class", "CallObserver")]
 if OFFLINE:
     nitpick_ignore += [("py:class", "pathlib.Path")]
+nitpick_ignore += [
+    ("py:class", f"otp.tasks.{module}.{name}")
+    for module in ("_executor", "_job", "_helpers")
+    for name in ("T", "R")
+]

@@ -34,6 +34,7 @@ import otp.events
 import otp.health
 import otp.metrics
 import otp.persist
+import otp.tasks
 import otp.testing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +90,7 @@ def test_the_docs_have_examples() -> None:
 @contextlib.contextmanager
 def _logging_restored() -> Iterator[None]:
     # Examples may attach handlers or change levels; later tests must not inherit them.
-    loggers = [logging.getLogger(name) for name in ("otp", "otp.supervisor")]
+    loggers = [logging.getLogger(name) for name in ("otp", "otp.supervisor", "otp.tasks")]
     saved = [(lg, lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
     try:
         yield
@@ -146,6 +147,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.health.{name}" for name in otp.health.__all__}
     public |= {f"otp.events.{name}" for name in otp.events.__all__}
     public |= {f"otp.metrics.{name}" for name in otp.metrics.__all__}
+    public |= {f"otp.tasks.{name}" for name in otp.tasks.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []

@@ -62,7 +62,7 @@ class ExecutorClosed(TasksError):
 
 @classify(JOB)
 class JobError(TasksError):
-    """A job did not succeed; :attr:`job` is its handle.
+    """A job did not succeed; ``job`` is its handle.
 
     Example::
 
@@ -79,7 +79,7 @@ class JobError(TasksError):
 
 @classify(JOB)
 class JobFailed(JobError):
-    """A job raised on its last attempt; :attr:`error` is that exception (also the cause).
+    """A job raised on its last attempt; ``error`` is that exception (also the cause).
 
     Example::
 
@@ -98,7 +98,7 @@ class JobFailed(JobError):
 class JobTimedOut(JobFailed):
     """A job's last attempt ran past its timeout and was cancelled.
 
-    Its :attr:`error` is a :class:`TimeoutError`. Example::
+    Its ``error`` is a :class:`TimeoutError`. Example::
 
         with pytest.raises(otp.tasks.JobTimedOut):
             await executor.submit(trio.sleep_forever, timeout=1.0)
