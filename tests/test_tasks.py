@@ -664,3 +664,24 @@ async def test_an_idle_worker_whose_last_deadline_passes_still_takes_jobs() -> N
         await handle
         assert handle.status is JobStatus.SUCCEEDED
         assert executor.statistics().timed_out == 0
+
+
+async def test_cancelling_a_job_that_just_failed_spares_the_workers_next_job() -> None:
+    # Between a failed attempt and the start of its backoff, the job holds no scope: the
+    # cancel must not reach the scope its worker has moved on with. With one worker, the
+    # next job starts at once after the failure and cancels the failed one first thing.
+    handles: list[otp.tasks.JobHandle[Any]] = []
+
+    async def next_job() -> str:
+        handles[0].cancel()
+        await trio.sleep(1)
+        return "spared"
+
+    async with otp.tasks.open_executor(concurrency=1, retry=NO_JITTER) as executor:
+        handles.append(await executor.submit(Flaky(failures=1)))
+        after = await executor.submit(next_job)
+        assert await after == "spared"
+        assert after.attempts == 1
+        with pytest.raises(otp.tasks.JobCancelled):
+            await handles[0]
+        assert handles[0].attempts == 1

@@ -637,6 +637,7 @@ class Executor:
             # the job would have caught, caught here; the worker takes a fresh scope next.
             stopped = True
             error = left
+        job._scope = None  # the worker's scope is the next job's now
         self._running.discard(job)
         if stopped and error is None:
             if job._cancel_requested:
@@ -694,6 +695,8 @@ class Executor:
     async def _retry_after(self, job: JobHandle[Any], delay: float) -> None:
         with trio.CancelScope() as scope:
             job._scope = scope
+            if job._cancel_requested:  # cancelled before this task began
+                scope.cancel()
             await trio.sleep(delay)
         if job.status is not JobStatus.RETRYING:
             return  # dropped by a stop meanwhile
