@@ -32,6 +32,7 @@ PACKAGES = (
     "otp.events",
     "otp.metrics",
     "otp.tasks",
+    "otp.routing",
 )
 
 

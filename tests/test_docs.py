@@ -34,6 +34,7 @@ import otp.events
 import otp.health
 import otp.metrics
 import otp.persist
+import otp.routing
 import otp.tasks
 import otp.testing
 
@@ -148,6 +149,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.events.{name}" for name in otp.events.__all__}
     public |= {f"otp.metrics.{name}" for name in otp.metrics.__all__}
     public |= {f"otp.tasks.{name}" for name in otp.tasks.__all__}
+    public |= {f"otp.routing.{name}" for name in otp.routing.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []
