@@ -34,6 +34,7 @@ BENCHMARKS = (
     "bench_events",
     "bench_metrics",
     "bench_tasks",
+    "bench_routing",
 )
 
 

@@ -103,3 +103,5 @@ nitpick_ignore += [
     for module in ("_executor", "_job", "_helpers")
     for name in ("T", "R")
 ]
+# The alias otp.routing's signatures use for otp.ServerRef[Any, Any].
+nitpick_ignore += [("py:class", "Ref")]

@@ -180,6 +180,22 @@ class Router:
         return self._pick(key, ())
 
     def _pick(self, key: Hashable | None, tried: Sequence[Ref]) -> Ref:
+        if self._group is None and not tried:
+            # The common cases look at the members they pick, not at all of them.
+            if self.strategy is Strategy.ROUND_ROBIN:
+                refs = self._declared
+                for _ in range(len(refs)):
+                    ref = refs[self._turn % len(refs)]
+                    self._turn += 1
+                    if ref.alive:
+                        return ref
+            elif self.strategy is Strategy.CONSISTENT_HASH and key is not None:
+                if self._ring is None:
+                    self._ring = HashRing(self._declared, _identity, self._replicas)
+                    self._ring_members = tuple(self._declared)
+                chosen = self._ring.pick(key, _alive)
+                if chosen is not None:
+                    return chosen
         live = self.members()
         if tried:
             live = [ref for ref in live if ref not in tried]
@@ -299,6 +315,10 @@ class Router:
             dict(sorted(replies.items(), key=lambda item: order[item[0]])),
             dict(sorted(errors.items(), key=lambda item: order[item[0]])),
         )
+
+
+def _alive(ref: Ref) -> bool:
+    return ref.alive
 
 
 def _queued(ref: Ref) -> int:
