@@ -35,6 +35,7 @@ BENCHMARKS = (
     "bench_metrics",
     "bench_tasks",
     "bench_routing",
+    "bench_streams",
 )
 
 

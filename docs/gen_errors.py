@@ -33,6 +33,7 @@ PACKAGES = (
     "otp.metrics",
     "otp.tasks",
     "otp.routing",
+    "otp.streams",
 )
 
 

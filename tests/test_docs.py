@@ -35,6 +35,7 @@ import otp.health
 import otp.metrics
 import otp.persist
 import otp.routing
+import otp.streams
 import otp.tasks
 import otp.testing
 
@@ -91,7 +92,9 @@ def test_the_docs_have_examples() -> None:
 @contextlib.contextmanager
 def _logging_restored() -> Iterator[None]:
     # Examples may attach handlers or change levels; later tests must not inherit them.
-    loggers = [logging.getLogger(name) for name in ("otp", "otp.supervisor", "otp.tasks")]
+    loggers = [
+        logging.getLogger(name) for name in ("otp", "otp.supervisor", "otp.tasks", "otp.streams")
+    ]
     saved = [(lg, lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
     try:
         yield
@@ -150,6 +153,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.metrics.{name}" for name in otp.metrics.__all__}
     public |= {f"otp.tasks.{name}" for name in otp.tasks.__all__}
     public |= {f"otp.routing.{name}" for name in otp.routing.__all__}
+    public |= {f"otp.streams.{name}" for name in otp.streams.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []
