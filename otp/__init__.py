@@ -90,6 +90,11 @@ from ._liveness import ChildHung as ChildHung
 from ._liveness import heartbeat as heartbeat
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._mailbox import Overflow as Overflow
+from ._middleware import Handler as Handler
+from ._middleware import Message as Message
+from ._middleware import MessageKind as MessageKind
+from ._middleware import Middleware as Middleware
+from ._middleware import Rejected as Rejected
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import demonitor as demonitor
@@ -201,12 +206,16 @@ __all__ = [
     "ExitReason",
     "FilteredHook",
     "GenServer",
+    "Handler",
     "Heartbeat",
     "IdleTimeout",
     "Ignore",
     "MailboxFull",
     "MailboxStatistics",
     "MaxChildrenReached",
+    "Message",
+    "MessageKind",
+    "Middleware",
     "Monitor",
     "NameTaken",
     "NoProc",
@@ -215,6 +224,7 @@ __all__ = [
     "Overflow",
     "PhiAccrualDetector",
     "Recovery",
+    "Rejected",
     "Rejection",
     "ReportLimit",
     "Restart",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, final
 
@@ -38,6 +38,7 @@ from ._exceptions import (
 from ._exit import KILLED, SHUTDOWN, ExitKind, ExitReason, exit_reason, reason_from_value
 from ._heartbeat import Heartbeat
 from ._mailbox import Mailbox, MailboxStatistics, Overflow
+from ._middleware import Handler, Message, MessageKind, Rejected, check_middleware
 from ._monitor import Monitor, demonitor, monitor
 from ._observer import CallObserver, current_observer, notify, observer_failed
 from ._registry import lookup, register, unregister, wait_for
@@ -731,8 +732,8 @@ class GenServer(Generic[RequestT, ReplyT]):
     passes on. Callbacks run one at a time, in the order messages arrived.
 
     Class options: ``mailbox_size`` (``None``: unbounded) and ``mailbox_overflow`` (an
-    :class:`Overflow`); ``idle_timeout`` (seconds, or ``None``) may also be changed on the
-    instance at any time.
+    :class:`Overflow`); ``middleware``, a chain of :class:`Middleware` around the handlers;
+    ``idle_timeout`` (seconds, or ``None``) may also be changed on the instance at any time.
 
     Without ``handle_info``, an info is dropped with a warning; without ``handle_call``,
     ``handle_cast`` or ``handle_continue``, receiving one crashes the server with an error
@@ -757,6 +758,14 @@ class GenServer(Generic[RequestT, ReplyT]):
     mailbox_size: ClassVar[int | None] = None
     mailbox_overflow: ClassVar[Overflow] = Overflow.DROP_NEWEST
     idle_timeout: float | None = None
+    middleware: ClassVar[tuple[Callable[[Message, Handler], Awaitable[object]], ...]] = ()
+    """The chain around ``handle_call``, ``handle_cast`` and ``handle_info``, outermost first
+    (see :class:`Middleware`); checked when the class is defined."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init_subclass__(**kwargs)
+        if "middleware" in cls.__dict__:
+            cls.middleware = check_middleware(cls.__name__, cls.__dict__["middleware"])
 
     ref: ServerRef[RequestT, ReplyT]
     """This server's own ref, from ``init`` on."""
@@ -960,6 +969,8 @@ async def _run_server(
     server._otp_core = core
     server._otp_continue = []
     server._otp_timeout = None
+    if cls.middleware:
+        _install_middleware(server, core, cls.middleware)
     reason = SHUTDOWN
     initialized = False
     try:
@@ -987,6 +998,70 @@ async def _run_server(
     finally:
         core.end(reason)
     _raise_for(reason)
+
+
+def _link(link: Callable[[Message, Handler], Awaitable[object]], rest: Handler) -> Handler:
+    async def linked(message: Message) -> object:
+        return await link(message, rest)
+
+    return linked
+
+
+def _install_middleware(
+    server: GenServer[Any, Any],
+    core: _ServerCore,
+    chain: tuple[Callable[[Message, Handler], Awaitable[object]], ...],
+) -> None:
+    """Compose ``chain`` around this instance's handlers (its class stays as it is)."""
+
+    def compose(innermost: Handler) -> Handler:
+        handler = innermost
+        for link in reversed(chain):
+            handler = _link(link, handler)
+        return handler
+
+    own_call, own_cast, own_info = server.handle_call, server.handle_cast, server.handle_info
+
+    async def innermost_call(message: Message) -> object:
+        assert message.caller is not None
+        return await own_call(message.payload, message.caller)
+
+    async def innermost_cast(message: Message) -> object:
+        return await own_cast(message.payload)
+
+    async def innermost_info(message: Message) -> object:
+        return await own_info(message.payload)
+
+    call_chain = compose(innermost_call)
+    cast_chain = compose(innermost_cast)
+    info_chain = compose(innermost_info)
+
+    async def handle_call(request: object, caller: Caller[Any]) -> object:
+        try:
+            return await call_chain(Message(MessageKind.CALL, request, server, caller))
+        except Rejected as rejected:
+            error = Rejected(rejected.reason)
+            error.args = (f"{core.describe()} rejected call {request!r}: {rejected.reason}",)
+            error.__cause__ = rejected
+            caller._fail(error)
+            return NoReply
+
+    async def handle_cast(message: object) -> object:
+        try:
+            return await cast_chain(Message(MessageKind.CAST, message, server))
+        except Rejected as rejected:
+            logger.warning("%s rejected cast %r: %s", core.describe(), message, rejected.reason)
+            return None
+
+    async def handle_info(message: object) -> object:
+        try:
+            return await info_chain(Message(MessageKind.INFO, message, server))
+        except Rejected as rejected:
+            logger.warning("%s rejected info %r: %s", core.describe(), message, rejected.reason)
+            return None
+
+    # Instance attributes shadow the class's methods, for this server only.
+    vars(server).update(handle_call=handle_call, handle_cast=handle_cast, handle_info=handle_info)
 
 
 async def _terminate(

@@ -44,6 +44,21 @@ class TokenBucket:
         """The tokens available at ``now`` (negative while reservations are outstanding)."""
         return min(float(self.burst), self._tokens + (now - self._last) * self.rate)
 
+    def try_take(self, now: float) -> bool:
+        """Take one token if one is there; ``False`` (and nothing taken) if not.
+
+        Example::
+
+            if not bucket.try_take(trio.current_time()):
+                raise otp.Rejected("over the rate limit")
+        """
+        tokens = self.tokens(now)
+        if tokens < 1.0:
+            return False
+        self._tokens = tokens - 1.0
+        self._last = now
+        return True
+
     def reserve(self, now: float) -> float:
         """Take one token; the seconds to wait (``0.0`` if one was there)."""
         self._tokens = self.tokens(now) - 1.0
