@@ -36,6 +36,7 @@ BENCHMARKS = (
     "bench_tasks",
     "bench_routing",
     "bench_streams",
+    "bench_middleware",
 )
 
 

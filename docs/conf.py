@@ -97,7 +97,7 @@ nitpick_ignore += [("py:class", "cattrs.Converter")]
 # A type alias documented in the text of otp.observe_calls.
 nitpick_ignore += [("py:class", "CallObserver")]
 if OFFLINE:
-    nitpick_ignore += [("py:class", "pathlib.Path")]
+    nitpick_ignore += [("py:class", "pathlib.Path"), ("py:class", "logging.Logger")]
 nitpick_ignore += [
     ("py:class", f"otp.tasks.{module}.{name}")
     for module in ("_executor", "_job", "_helpers")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeAlias, final
+from typing import TYPE_CHECKING, Any, Protocol, final
 
 import attrs
 
@@ -67,8 +67,16 @@ class Message:
         return attrs.evolve(self, payload=payload)
 
 
-Handler: TypeAlias = Callable[[Message], Awaitable[object]]
-"""The rest of the chain, ending in the server's own handler: ``await handler(message)``."""
+class Handler(Protocol):
+    """The rest of a middleware chain, ending in the server's own handler.
+
+    Example::
+
+        async def passthrough(message: otp.Message, handler: otp.Handler) -> object:
+            return await handler(message)
+    """
+
+    def __call__(self, message: Message, /) -> Awaitable[object]: ...
 
 
 class Middleware:

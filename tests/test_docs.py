@@ -33,6 +33,7 @@ import otp.config
 import otp.events
 import otp.health
 import otp.metrics
+import otp.middleware
 import otp.persist
 import otp.routing
 import otp.streams
@@ -154,6 +155,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.tasks.{name}" for name in otp.tasks.__all__}
     public |= {f"otp.routing.{name}" for name in otp.routing.__all__}
     public |= {f"otp.streams.{name}" for name in otp.streams.__all__}
+    public |= {f"otp.middleware.{name}" for name in otp.middleware.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []
