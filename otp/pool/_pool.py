@@ -448,6 +448,8 @@ class Pool(Generic[R]):
         )
         retry_at = math.inf
         while True:
+            # A fresh event before the pass: what the pass itself changes wakes the next.
+            changed = self._changed = trio.Event()
             now = trio.current_time()
             if now >= retry_at or retry_at is math.inf:
                 retry_at = math.inf
@@ -462,9 +464,8 @@ class Pool(Generic[R]):
                 assert self.check_interval is not None
                 next_check = trio.current_time() + self.check_interval
             wake = min(next_check, retry_at, self._next_idle_expiry())
-            self._changed = trio.Event()
             with trio.move_on_at(wake):
-                await self._changed.wait()
+                await changed.wait()
 
     async def _refill(self) -> None:
         while self._size() < self.min_size:
