@@ -37,6 +37,7 @@ BENCHMARKS = (
     "bench_routing",
     "bench_streams",
     "bench_middleware",
+    "bench_pool",
 )
 
 

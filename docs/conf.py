@@ -103,5 +103,6 @@ nitpick_ignore += [
     for module in ("_executor", "_job", "_helpers")
     for name in ("T", "R")
 ]
+nitpick_ignore += [("py:class", "otp.pool._pool.R"), ("py:class", "R")]
 # The alias otp.routing's signatures use for otp.ServerRef[Any, Any].
 nitpick_ignore += [("py:class", "Ref")]

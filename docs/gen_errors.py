@@ -34,6 +34,7 @@ PACKAGES = (
     "otp.tasks",
     "otp.routing",
     "otp.streams",
+    "otp.pool",
 )
 
 

@@ -35,6 +35,7 @@ import otp.health
 import otp.metrics
 import otp.middleware
 import otp.persist
+import otp.pool
 import otp.routing
 import otp.streams
 import otp.tasks
@@ -156,6 +157,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.routing.{name}" for name in otp.routing.__all__}
     public |= {f"otp.streams.{name}" for name in otp.streams.__all__}
     public |= {f"otp.middleware.{name}" for name in otp.middleware.__all__}
+    public |= {f"otp.pool.{name}" for name in otp.pool.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []

@@ -12,11 +12,12 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar, final
 
 import attrs
+import outcome
 import trio
 
 import otp
@@ -45,14 +46,38 @@ class _Slot(Generic[R]):
         self.retire = trio.Event()
 
 
-class _Waiter(Generic[R]):
-    """An acquirer waiting for a resource: it gets a slot, or a nudge to look again."""
+class _Waiter:
+    """An acquirer waiting in line.
 
-    __slots__ = ("done", "slot")
+    It is rescheduled with a slot, ``None`` (room was made: look again) or an error.
+    """
 
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.slot: _Slot[R] | None = None
+    __slots__ = ("deadline", "task")
+
+    def __init__(self, task: trio.lowlevel.Task, deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
+
+
+class _Lease(Generic[R]):
+    """What :meth:`Pool.acquire` returns: lends a resource for an ``async with`` block."""
+
+    __slots__ = ("_pool", "_slot")
+
+    def __init__(self, pool: Pool[R]) -> None:
+        self._pool = pool
+        self._slot: _Slot[R] | None = None
+
+    async def __aenter__(self) -> R:
+        slot = self._slot = await self._pool._checkout()
+        return slot.resource  # type: ignore[return-value]
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        slot = self._slot
+        assert slot is not None
+        self._slot = None
+        pool = self._pool
+        pool._checkin(slot, broken=exc_type is not None and pool.replace_on_error)
 
 
 @final
@@ -218,7 +243,7 @@ class Pool(Generic[R]):
         self._supervisor: otp.DynamicSupervisor | None = None
         self._slots: set[_Slot[R]] = set()
         self._idle: list[_Slot[R]] = []  # the most recently returned last: lent first
-        self._waiters: collections.deque[_Waiter[R]] = collections.deque()
+        self._waiters: collections.deque[_Waiter] = collections.deque()
         self._making = 0
         self._changed = trio.Event()
         self._counts = collections.Counter[str]()
@@ -268,13 +293,17 @@ class Pool(Generic[R]):
                     self._lend_or_keep(await self._create())
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._housekeep)
+                    nursery.start_soon(self._expire_waiters)
                     task_status.started(self)
         finally:
             self._supervisor = None
             self._slots.clear()
             self._idle.clear()
             while self._waiters:
-                self._waiters.popleft().done.set()  # no slot: they raise PoolClosed
+                msg = f"pool {self.name!r} stopped while this acquire waited"
+                trio.lowlevel.reschedule(
+                    self._waiters.popleft().task, outcome.Error(PoolClosed(msg))
+                )
 
     async def _own(self, slot: _Slot[R], *, task_status: trio.TaskStatus[R]) -> None:
         """A worker: make the resource, hold it until it is retired, then close it."""
@@ -317,8 +346,7 @@ class Pool(Generic[R]):
 
     # -- lending -------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[R]:
+    def acquire(self) -> AbstractAsyncContextManager[R]:
         """Lend one resource for the ``async with`` block.
 
         Raises :class:`PoolExhausted` after ``acquire_timeout``, :class:`ResourceFailed` if
@@ -329,56 +357,70 @@ class Pool(Generic[R]):
             async with pool.acquire() as conn:
                 rows = await conn.fetch(query)
         """
-        slot = await self._checkout()
-        try:
-            yield slot.resource  # type: ignore[misc]
-        except BaseException:
-            self._checkin(slot, broken=self.replace_on_error)
-            raise
-        self._checkin(slot, broken=False)
+        return _Lease(self)
 
     async def _checkout(self) -> _Slot[R]:
+        await trio.lowlevel.checkpoint_if_cancelled()
         self._running()
+        idle = self._idle
+        if idle and not self.check_on_checkout:
+            slot = idle.pop()
+            slot.state = _BUSY
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return slot
         deadline = trio.current_time() + self.acquire_timeout
+        waited = False
         while True:
-            while self._idle:
-                slot = self._idle.pop()
+            while idle:
+                slot = idle.pop()
                 slot.state = _BUSY
                 if not self.check_on_checkout or await self._healthy(slot):
                     return slot
             if self._size() < self.max_size:
                 return await self._create()
-            slot_or_none = await self._wait(deadline)
-            if slot_or_none is not None:
-                return slot_or_none
+            # Back in line at the front if it had waited already: it came first.
+            handed = await self._wait(deadline, front=waited)
+            if handed is not None:
+                return handed
+            waited = True
 
-    async def _wait(self, deadline: float) -> _Slot[R] | None:
-        waiter: _Waiter[R] = _Waiter()
-        self._waiters.append(waiter)
-        try:
-            with trio.move_on_at(deadline):
-                await waiter.done.wait()
-        except BaseException:
-            # Cancelled from outside: what was handed to us goes on to the next in line.
-            if not waiter.done.is_set():
-                self._waiters.remove(waiter)
-            elif waiter.slot is not None:
-                self._lend_or_keep(waiter.slot)
-            elif self._waiters:
-                self._waiters.popleft().done.set()
-            raise
-        if waiter.done.is_set():
-            if waiter.slot is None and self._supervisor is None:
-                msg = f"pool {self.name!r} stopped while this acquire waited"
-                raise PoolClosed(msg)
-            return waiter.slot  # None: room was made, look again
-        self._waiters.remove(waiter)
+    async def _wait(self, deadline: float, *, front: bool) -> _Slot[R] | None:
+        if self.acquire_timeout == 0:
+            raise self._exhausted()
+        waiter = _Waiter(trio.lowlevel.current_task(), deadline)
+        if front:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self._waiters.remove(waiter)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        handed: _Slot[R] | None = await trio.lowlevel.wait_task_rescheduled(abort)
+        return handed
+
+    def _exhausted(self) -> PoolExhausted:
         self._counts["exhausted"] += 1
         msg = (
             f"pool {self.name!r}: all {self.max_size} resources stayed busy for "
             f"{self.acquire_timeout:g} s ({len(self._waiters)} other acquirers waiting)"
         )
-        raise PoolExhausted(msg)
+        return PoolExhausted(msg)
+
+    async def _expire_waiters(self) -> None:
+        """Fail the waiters whose acquire timed out: one timer for all of them.
+
+        Every waiter waits ``acquire_timeout``, so the line's deadlines only grow: the
+        first is the next to expire.
+        """
+        waiters = self._waiters
+        while True:
+            now = trio.current_time()
+            while waiters and waiters[0].deadline <= now:
+                waiter = waiters.popleft()
+                trio.lowlevel.reschedule(waiter.task, outcome.Error(self._exhausted()))
+            await trio.sleep_until(waiters[0].deadline if waiters else now + self.acquire_timeout)
 
     def _checkin(self, slot: _Slot[R], *, broken: bool) -> None:
         if slot.state is _RETIRED or self._supervisor is None:
@@ -392,10 +434,8 @@ class Pool(Generic[R]):
     def _lend_or_keep(self, slot: _Slot[R]) -> None:
         """Hand ``slot`` to the first waiter, or keep it idle."""
         if self._waiters:
-            waiter = self._waiters.popleft()
-            waiter.slot = slot
-            waiter.done.set()
             slot.state = _BUSY
+            trio.lowlevel.reschedule(self._waiters.popleft().task, outcome.Value(slot))
             return
         slot.state = _IDLE
         slot.idle_since = trio.current_time()
@@ -409,7 +449,7 @@ class Pool(Generic[R]):
             self._idle.remove(slot)
         slot.retire.set()
         if self._waiters:  # room for one more: the first waiter makes it
-            self._waiters.popleft().done.set()
+            trio.lowlevel.reschedule(self._waiters.popleft().task, outcome.Value(None))
         self._changed.set()
 
     async def _healthy(self, slot: _Slot[R]) -> bool:
