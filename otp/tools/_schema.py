@@ -42,8 +42,8 @@ def compile_schema(owner: str, field: str, schema: object) -> Validator:
 
 def problems(validator: Validator, instance: object) -> list[str]:
     """Every way ``instance`` breaks the schema, each naming its parameter's path."""
-    found = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+    found: list[tuple[str, str]] = []
+    for error in validator.iter_errors(instance):
         path = ".".join(str(p) for p in error.absolute_path)
-        found.append(f"{path}: {error.message}" if path else error.message)
-    return found
+        found.append((path, f"{path}: {error.message}" if path else error.message))
+    return [message for _, message in sorted(found)]

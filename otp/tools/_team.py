@@ -217,7 +217,7 @@ class AgentTeam:
         self.intensity = intensity
         self.period = period
         self._supervisor: otp.Supervisor | None = None
-        self._agents: dict[str, tuple[str, otp.Child]] = {}
+        self._agents: dict[str, AgentContext] = {}
         self._numbers = {role: itertools.count(1) for role in self.roles}
 
     def __repr__(self) -> str:
@@ -321,7 +321,7 @@ class AgentTeam:
         if child is None:  # the agent declined to start (otp.Ignore)
             self.bus.forget(agent)
             return None
-        self._agents[agent] = (role, child)
+        self._agents[agent] = context
         return child.value
 
     async def stop(self, agent: str) -> None:
@@ -331,20 +331,23 @@ class AgentTeam:
 
             await team.stop("ada")
         """
-        entry = self._agents.pop(agent, None)
-        if entry is None:
+        context = self._agents.pop(agent, None)
+        if context is None:
             return
-        role, child = entry
         self.bus.forget(agent)
         supervisor = self._supervisor
-        if supervisor is not None:
-            handle = supervisor.get_child(role)
-            if handle is not None:
-                await handle.value.terminate_child(child)
+        handle = None if supervisor is None else supervisor.get_child(context.role.name)
+        if handle is None:
+            return
+        # Found by its context: a restart made a new Child, with the same arguments.
+        role_supervisor: otp.DynamicSupervisor = handle.value
+        for info in role_supervisor.which_children():
+            if info.child is not None and any(arg is context for arg in info.child.args):
+                await role_supervisor.terminate_child(info.child)
 
     def agents(self, role: str | None = None) -> list[str]:
         """The names of the running agents (of one role, if given), by name."""
-        return sorted(a for a, (r, _) in self._agents.items() if role is None or r == role)
+        return sorted(a for a, c in self._agents.items() if role is None or c.role.name == role)
 
     def _role_supervisor(self, role: str) -> otp.DynamicSupervisor:
         if self._supervisor is None:
