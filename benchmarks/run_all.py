@@ -38,6 +38,7 @@ BENCHMARKS = (
     "bench_streams",
     "bench_middleware",
     "bench_pool",
+    "bench_tools",
 )
 
 

@@ -97,7 +97,10 @@ nitpick_ignore += [("py:class", "cattrs.Converter")]
 # A type alias documented in the text of otp.observe_calls.
 nitpick_ignore += [("py:class", "CallObserver")]
 if OFFLINE:
-    nitpick_ignore += [("py:class", "pathlib.Path"), ("py:class", "logging.Logger")]
+    nitpick_ignore += [
+        ("py:class", name)
+        for name in ("pathlib.Path", "logging.Logger", "contextlib.AbstractAsyncContextManager")
+    ]
 nitpick_ignore += [
     ("py:class", f"otp.tasks.{module}.{name}")
     for module in ("_executor", "_job", "_helpers")

@@ -35,6 +35,7 @@ PACKAGES = (
     "otp.routing",
     "otp.streams",
     "otp.pool",
+    "otp.tools",
 )
 
 

@@ -40,6 +40,7 @@ import otp.routing
 import otp.streams
 import otp.tasks
 import otp.testing
+import otp.tools
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
@@ -158,6 +159,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.streams.{name}" for name in otp.streams.__all__}
     public |= {f"otp.middleware.{name}" for name in otp.middleware.__all__}
     public |= {f"otp.pool.{name}" for name in otp.pool.__all__}
+    public |= {f"otp.tools.{name}" for name in otp.tools.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []

@@ -45,7 +45,7 @@ class Role:
         name: The role's name; agents are named ``<role>-<n>`` unless named at spawn.
         start: The server class or start function.
         tools: Tool names or patterns granted to each agent of the role.
-        config: Settings every agent of the role gets (:attr:`AgentContext.config`).
+        config: Settings every agent of the role gets (``context.config``).
         max_agents: The most agents of this role at once (``None``: no limit).
         restart: ``"permanent"`` (default), ``"transient"`` or ``"temporary"``.
         shutdown: Seconds an agent gets to stop. Defaults to 5.
