@@ -841,6 +841,32 @@ class GenServer(Generic[RequestT, ReplyT]):
         """
         self._otp_timeout = Timeout(seconds)
 
+    def register_name(self, name: Hashable) -> None:
+        """Register this server under ``name``, from its ``init`` or a handler.
+
+        Erlang's ``register/2``: the name is released when the server ends. It is for
+        servers whose name is only known once they start, as the children of a dynamic
+        supervisor that each get theirs as an argument. A server holds one name at most.
+
+        Raises:
+            NameTaken: Another server holds ``name``.
+            ValueError: This server has a name already.
+
+        Example::
+
+            class Session(otp.GenServer):
+                async def init(self, user_id):
+                    self.register_name(("session", user_id))
+        """
+        core = self._otp_core
+        if core.name is not None:
+            msg = f"{core.describe()} is registered as {core.name!r} already; a server has one name"
+            raise ValueError(msg)
+        holder = register(name, core)
+        if holder is not None:
+            raise NameTaken(name, holder.ref)
+        core.name = name
+
     def monitor(self, ref: ServerRef[Any, Any]) -> Monitor:
         """Monitor ``ref``; its DOWN arrives in this server's ``handle_info``.
 

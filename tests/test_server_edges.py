@@ -325,3 +325,27 @@ async def test_the_shorter_of_idle_and_one_shot_timeouts_fires() -> None:
 def test_a_bad_timeout_is_rejected_when_made(bad: Any) -> None:
     with pytest.raises(ValueError, match="seconds must be a number >= 0"):
         otp.Timeout(bad)
+
+
+async def test_a_server_registers_its_own_name_once_and_releases_it_at_the_end() -> None:
+    class Session(otp.GenServer[Any, Any]):
+        async def init(self, user: str) -> None:
+            self.register_name(("session", user))
+
+        async def handle_call(self, request: Any, caller: otp.Caller[Any]) -> Any:
+            if request == "again":
+                self.register_name("other")
+            return "hi"
+
+    async with otp.open_supervisor([Session.child_spec("ada", id="s")], intensity=5) as sup:
+        ref = sup.get_child("s").value
+        assert otp.whereis(("session", "ada")) == ref
+        assert await otp.named(("session", "ada")).call("x") == "hi"
+        with pytest.raises(otp.StartError) as taken:
+            await sup.start_child(Session.child_spec("ada", id="s2"))
+        assert isinstance(taken.value.__cause__, otp.NameTaken)
+        with pytest.raises(otp.ServerExited, match="registered as .* already; a server has one"):
+            await ref.call("again")
+        await trio.sleep(0.1)  # restarted: the name is released and taken again
+        assert otp.whereis(("session", "ada")) not in (None, ref)
+    assert otp.whereis(("session", "ada")) is None

@@ -9,6 +9,7 @@ import trio
 
 import otp
 import otp.metrics
+import otp.testing
 import otp.tools
 from otp.tools import AgentTeam, AuditOutcome, Role, ToolBus
 
@@ -316,3 +317,39 @@ def test_errors_belong_to_their_families() -> None:
     assert otp.error_family(otp.tools.PermissionDenied).name == "call"
     assert otp.error_family(otp.tools.RoleLimitReached).name == "overload"
     assert otp.error_family(otp.tools.ToolsDeclarationError).name == "declaration"
+
+
+async def test_faults_aimed_at_a_role_reach_its_agents_and_they_heal() -> None:
+    plan = otp.testing.FaultPlan(
+        (
+            otp.testing.Fault(1.0, "crash", "reviewer/reviewer"),
+            otp.testing.Fault(2.0, "slow", "reviewer/reviewer", delay=3.0, duration=1.0),
+            otp.testing.Fault(5.0, "hang", "reviewer/reviewer"),
+        )
+    )
+    injector = otp.testing.FaultInjector(plan)
+    bus = make_bus()
+    bus.register_server("review", "reviewer-1", description="Review.", timeout=2)
+    bus.grant("writer", "review")
+    role = Role("reviewer", Reviewer, tools=["search"], liveness=otp.Heartbeat(interval=1.0))
+    team = AgentTeam(bus, [role], instrument=injector.instrument, intensity=10)
+    outcomes: list[str] = []
+    async with otp.open_supervisor([team.child_spec()], intensity=10), trio.open_nursery() as n:
+        await team.spawn("reviewer")
+        await n.start(injector.run)
+        for _ in range(12):
+            try:
+                await bus.call("writer", "review", {"text": "t"})
+                outcomes.append("ok")
+            except otp.tools.ToolCallError as error:
+                outcomes.append(type(error).__name__)
+            await trio.sleep(0.5)
+    assert all(record.applied for record in injector.records)
+    assert "ToolTimedOut" in outcomes  # slowed, then hung: the bus's timeout answers
+    assert outcomes[-1] == "ok"  # restarted after the hang (liveness), under its name
+    assert outcomes[0] == "ok"
+
+
+def test_a_bad_role_liveness_fails_clearly() -> None:
+    with pytest.raises(otp.tools.ToolsDeclarationError, match="liveness must be an otp.Heartbeat"):
+        Role("r", Reviewer, liveness=1.0)  # type: ignore[arg-type]

@@ -7,7 +7,6 @@ agent starts a child of its role's supervisor (its ``max_agents`` is that superv
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -49,6 +48,8 @@ class Role:
         max_agents: The most agents of this role at once (``None``: no limit).
         restart: ``"permanent"`` (default), ``"transient"`` or ``"temporary"``.
         shutdown: Seconds an agent gets to stop. Defaults to 5.
+        liveness: An optional :class:`otp.Heartbeat`: an agent that stops beating (a server
+            stuck in a handler) is stopped and restarted as hung.
 
     Example::
 
@@ -65,6 +66,7 @@ class Role:
     max_agents: int | None
     restart: str
     shutdown: float
+    liveness: otp.Heartbeat | None
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class Role:
         max_agents: int | None = None,
         restart: str = "permanent",
         shutdown: float = 5.0,
+        liveness: otp.Heartbeat | None = None,
     ) -> None:
         given: object = name
         if not isinstance(given, str) or not given:
@@ -110,6 +113,10 @@ class Role:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             msg = f"{owner}: shutdown must be a number of seconds >= 0 (got {shutdown!r})"
             raise ToolsDeclarationError(msg)
+        beat: object = liveness
+        if beat is not None and not isinstance(beat, otp.Heartbeat):
+            msg = f"{owner}: liveness must be an otp.Heartbeat or None (got {liveness!r})"
+            raise ToolsDeclarationError(msg)
         self.__attrs_init__(
             name,
             start,
@@ -118,6 +125,7 @@ class Role:
             max_agents,
             restart,
             float(shutdown),
+            liveness,
         )
 
 
@@ -156,6 +164,28 @@ class AgentContext:
         return self.bus.list_available_tools(self.name)
 
 
+def _agent_start(role: Role) -> Callable[..., Any]:
+    """What a role's dynamic supervisor starts: the role's start, naming server agents.
+
+    A server role runs a subclass that registers the agent's name first thing in ``init``,
+    so that the spec's start is still a server class (which fault injection needs).
+    """
+    start = role.start
+    if not _is_server_class(start):
+        return start
+    base: type[otp.GenServer[Any, Any]] = start  # type: ignore[assignment]
+
+    class Agent(base):  # type: ignore[valid-type,misc]
+        async def init(self, context: AgentContext, *args: Any) -> Any:  # noqa: ANN401
+            self.register_name(context.name)
+            return await super().init(context, *args)
+
+    Agent.__name__ = base.__name__
+    Agent.__qualname__ = base.__qualname__
+    Agent.__module__ = base.__module__
+    return Agent
+
+
 class _Relay:
     def __init__(self, task_status: trio.TaskStatus[AgentTeam], team: AgentTeam) -> None:
         self._task_status = task_status
@@ -177,6 +207,10 @@ class AgentTeam:
         name: The team's name, its child id by default.
         intensity: Restarts allowed per role within ``period`` seconds.
         period: The intensity window in seconds.
+        instrument: Applied to the team's child specs (one dynamic supervisor per role, id
+            the role's name, its template's id too) before they run: pass
+            :meth:`otp.testing.FaultInjector.instrument` to aim faults at the agents of a
+            role, as ``"<role>/<role>"``.
 
     Example::
 
@@ -194,6 +228,7 @@ class AgentTeam:
         name: str = "agents",
         intensity: int = 3,
         period: float = 5.0,
+        instrument: Callable[[Sequence[otp.ChildSpec]], Sequence[otp.ChildSpec]] | None = None,
     ) -> None:
         given: object = bus
         if not isinstance(given, ToolBus):
@@ -216,6 +251,7 @@ class AgentTeam:
         self.roles = {role.name: role for role in roles}
         self.intensity = intensity
         self.period = period
+        self._instrument = instrument
         self._supervisor: otp.Supervisor | None = None
         self._agents: dict[str, AgentContext] = {}
         self._numbers = {role: itertools.count(1) for role in self.roles}
@@ -251,9 +287,10 @@ class AgentTeam:
                 role.name,
                 otp.ChildSpec(
                     role.name,
-                    functools.partial(self._start_agent, role),
+                    _agent_start(role),
                     restart=otp.Restart(role.restart),
                     shutdown=role.shutdown,
+                    liveness=role.liveness,
                 ),
                 max_children=role.max_agents,
                 intensity=self.intensity,
@@ -261,6 +298,8 @@ class AgentTeam:
             )
             for role in self.roles.values()
         ]
+        if self._instrument is not None:
+            specs = list(self._instrument(specs))
         name = None if otp.current_child() is not None else f"team {self.name}"
         try:
             await otp.supervisor(specs, name=name, task_status=_Relay(task_status, self))
@@ -269,15 +308,6 @@ class AgentTeam:
             for agent in self._agents:
                 self.bus.forget(agent)
             self._agents.clear()
-
-    @staticmethod
-    async def _start_agent(
-        role: Role, context: AgentContext, *, task_status: trio.TaskStatus[Any]
-    ) -> None:
-        if _is_server_class(role.start):
-            await role.start.start(context, name=context.name, task_status=task_status)  # type: ignore[attr-defined]
-        else:
-            await role.start(context, task_status=task_status)
 
     async def spawn(self, role: str, name: str | None = None) -> Any:  # noqa: ANN401
         """Start an agent of ``role``, granting it the role's tools; return its started value.
