@@ -344,7 +344,7 @@ async def test_a_server_registers_its_own_name_once_and_releases_it_at_the_end()
         with pytest.raises(otp.StartError) as taken:
             await sup.start_child(Session.child_spec("ada", id="s2"))
         assert isinstance(taken.value.__cause__, otp.NameTaken)
-        with pytest.raises(otp.ServerExited, match="registered as .* already; a server has one"):
+        with pytest.raises(otp.ServerExited, match=r"registered as .* already; a server has one"):
             await ref.call("again")
         await trio.sleep(0.1)  # restarted: the name is released and taken again
         assert otp.whereis(("session", "ada")) not in (None, ref)

@@ -351,5 +351,7 @@ async def test_faults_aimed_at_a_role_reach_its_agents_and_they_heal() -> None:
 
 
 def test_a_bad_role_liveness_fails_clearly() -> None:
-    with pytest.raises(otp.tools.ToolsDeclarationError, match="liveness must be an otp.Heartbeat"):
+    with pytest.raises(
+        otp.tools.ToolsDeclarationError, match=r"liveness must be an otp\.Heartbeat"
+    ):
         Role("r", Reviewer, liveness=1.0)  # type: ignore[arg-type]
