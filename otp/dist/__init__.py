@@ -1,0 +1,53 @@
+"""Distribution over a real NATS server; this first part is a Trio-native NATS core client.
+
+:func:`open_connection` connects to a NATS server for an ``async with`` block and gives a
+:class:`Connection`: :meth:`~Connection.publish`, :meth:`~Connection.subscribe` (with queue
+groups and wildcards), :meth:`~Connection.request` (inbox replies; "no responders" at once),
+headers, and keepalive PINGs, all in the block's nursery. :func:`run_nats_server` runs the
+real ``nats-server`` binary on loopback (``python -m otp.dist server``). Nodes, remote
+servers, heartbeats into phi and global names build on it (issue 11, in progress).
+
+The path of a message, by module: ``_client`` queues the frame ``_protocol`` encodes and
+its writer task sends it; its reader task feeds what arrives to ``_protocol``'s parser and
+hands each message to its subscription or waiting request.
+
+Example::
+
+    async with otp.dist.open_connection("nats://127.0.0.1:4222") as connection:
+        async with connection.subscribe("otp.main.svc.echo", queue="echo") as requests:
+            ...
+"""
+
+from ._client import Connection as Connection
+from ._client import ConnectionStatistics as ConnectionStatistics
+from ._client import Subscription as Subscription
+from ._client import open_connection as open_connection
+from ._errors import ConnectError as ConnectError
+from ._errors import ConnectionClosed as ConnectionClosed
+from ._errors import DistDeclarationError as DistDeclarationError
+from ._errors import DistError as DistError
+from ._errors import NoResponders as NoResponders
+from ._errors import ProtocolError as ProtocolError
+from ._errors import RequestTimeout as RequestTimeout
+from ._protocol import Msg as Msg
+from ._protocol import Parser as Parser
+from ._server import find_nats_server as find_nats_server
+from ._server import run_nats_server as run_nats_server
+
+__all__ = [
+    "ConnectError",
+    "Connection",
+    "ConnectionClosed",
+    "ConnectionStatistics",
+    "DistDeclarationError",
+    "DistError",
+    "Msg",
+    "NoResponders",
+    "Parser",
+    "ProtocolError",
+    "RequestTimeout",
+    "Subscription",
+    "find_nats_server",
+    "open_connection",
+    "run_nats_server",
+]
