@@ -107,5 +107,7 @@ nitpick_ignore += [
     for name in ("T", "R")
 ]
 nitpick_ignore += [("py:class", "otp.pool._pool.R"), ("py:class", "R")]
+# otp.dist's Connection takes the server's INFO frame, an internal type.
+nitpick_ignore += [("py:class", "Info")]
 # The alias otp.routing's signatures use for otp.ServerRef[Any, Any].
 nitpick_ignore += [("py:class", "Ref")]

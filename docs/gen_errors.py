@@ -36,6 +36,7 @@ PACKAGES = (
     "otp.streams",
     "otp.pool",
     "otp.tools",
+    "otp.dist",
 )
 
 

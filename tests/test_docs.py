@@ -30,6 +30,7 @@ import trio.testing
 import otp
 import otp.app
 import otp.config
+import otp.dist
 import otp.events
 import otp.health
 import otp.metrics
@@ -160,6 +161,7 @@ def test_api_reference_covers_every_public_name() -> None:
     public |= {f"otp.middleware.{name}" for name in otp.middleware.__all__}
     public |= {f"otp.pool.{name}" for name in otp.pool.__all__}
     public |= {f"otp.tools.{name}" for name in otp.tools.__all__}
+    public |= {f"otp.dist.{name}" for name in otp.dist.__all__}
     public |= {"otp.testing.pytest_plugin", "otp.testing.pytest_plugin.TreeRunner"}
     assert sorted(public - documented) == []
     assert sorted(documented - public - {"otp.testing"}) == []

@@ -77,7 +77,7 @@ class Subscription:
     """Messages on a subject (pattern), in arrival order: ``async for message in sub``.
 
     It holds up to ``max_pending`` messages not yet taken; beyond that new ones are dropped
-    and counted in :attr:`dropped` (NATS's "slow consumer"), so one slow reader cannot grow
+    and counted in ``dropped`` (NATS's "slow consumer"), so one slow reader cannot grow
     memory without bound. As an ``async with``, it unsubscribes at the end.
 
     Example::
@@ -505,7 +505,7 @@ async def open_connection(
 
     ``nats://user:password@host:port`` or ``nats://token@host:port`` authenticate. The
     connection's tasks run in a nursery of the block: leaving it closes the connection, and
-    a connection lost meanwhile (the server gone, or :attr:`max_pings_out` PINGs unanswered)
+    a connection lost meanwhile (the server gone, or ``max_pings_out`` PINGs unanswered)
     is a :class:`ConnectionClosed` out of it, as from any crashed task.
 
     Raises:

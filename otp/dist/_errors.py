@@ -55,7 +55,7 @@ class ProtocolError(DistError):
 
 @classify(MISUSE)
 class ConnectionClosed(DistError):
-    """The connection is closed (by :meth:`Connection.aclose`, the server, or the network).
+    """The connection is closed (its block ended, the server closed it, or the network failed).
 
     Example::
 

@@ -140,7 +140,7 @@ def parse_headers(block: bytes) -> tuple[dict[str, str], int | None]:
 
 @final
 class Parser:
-    r"""Incremental: :meth:`feed` bytes, get the complete frames; keeps the rest for later.
+    r"""Incremental: ``feed`` bytes, get the complete frames; keeps the rest for later.
 
     Example::
 
