@@ -225,3 +225,68 @@ def test_the_command_line_starts_a_server_and_prints_its_url() -> None:
         process.wait(timeout=LIMIT)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def peer(*args: str) -> subprocess.Popen[str]:
+    pytest.importorskip("nats", reason="the nats-py interop oracle is not installed")
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.nats_py_peer", *args], stdout=subprocess.PIPE, text=True
+    )
+
+
+def test_interop_our_requests_to_a_nats_py_responder(url: str) -> None:
+    process = peer("respond", url, "interop.upper")
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+
+        async def main() -> Any:
+            async with open_connection(url) as c:
+                plain = await c.request("interop.upper", b"from otp", timeout=5)
+                headed = await c.request(
+                    "interop.upper", b"with headers", headers={"Otp-Id": "1"}, timeout=5
+                )
+                return plain, headed
+
+        plain, headed = run(main)
+        assert plain.payload == b"FROM OTP"
+        assert headed.payload == b"WITH HEADERS"
+        assert headed.headers == {"Otp-Id": "1"}
+    finally:
+        process.kill()
+        process.wait(timeout=LIMIT)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_interop_a_nats_py_request_to_our_responder(url: str) -> None:
+    async def main() -> str:
+        async with open_connection(url) as c:
+            requests = c.subscribe("interop.ours")
+            await c.flush()
+            requester = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "tests.nats_py_peer", "request", url, "interop.ours"],
+                stdout=subprocess.PIPE,
+            )
+            try:
+                request = await requests.next()
+                assert request.reply is not None
+                c.publish(request.reply, b"otp says " + request.payload)
+                assert requester.stdout is not None
+                output = b""
+                while not output.endswith(b"\n"):
+                    chunk = await requester.stdout.receive_some()
+                    if not chunk:
+                        break
+                    output += chunk
+                await requester.wait()
+            finally:
+                if requester.returncode is None:
+                    requester.kill()
+                with trio.CancelScope(shield=True):
+                    await requester.wait()
+                if requester.stdout is not None:
+                    await requester.stdout.aclose()
+            return output.decode().strip()
+
+    assert run(main) == "otp says from nats-py"
