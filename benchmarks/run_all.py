@@ -39,6 +39,7 @@ BENCHMARKS = (
     "bench_middleware",
     "bench_pool",
     "bench_tools",
+    "bench_dist",
 )
 
 
