@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -172,13 +173,13 @@ def test_credentials_are_sent_and_a_wrong_one_is_refused() -> None:
             run(lambda: attempt("wrong"))
 
 
-def test_losing_the_server_fails_waiting_requests_and_ends_the_block() -> None:
+def test_without_reconnect_losing_the_server_fails_requests_and_ends_the_block() -> None:
     with nats_server() as (address, process):
 
         async def main() -> list[str]:
             errors: list[str] = []
             try:
-                async with open_connection(address) as c:
+                async with open_connection(address, reconnect=False) as c:
                     c.subscribe("test.black_hole")  # listened to, never answered
                     await c.flush()
 
@@ -290,3 +291,63 @@ def test_interop_a_nats_py_request_to_our_responder(url: str) -> None:
             return output.decode().strip()
 
     assert run(main) == "otp says from nats-py"
+
+
+def test_a_restarted_server_is_reconnected_and_subscriptions_resume() -> None:
+    with nats_server() as (address, process):
+        port = address.rsplit(":", 1)[1]
+
+        async def main() -> tuple[list[str], list[bytes], int]:
+            events: list[str] = []
+            async with open_connection(address) as c:
+                sub = c.subscribe("test.after")
+                c.subscribe("test.black_hole")
+                await c.flush()
+
+                async def waiting_request() -> None:
+                    try:
+                        await c.request("test.black_hole", b"?", timeout=8)
+                    except otp.dist.ConnectionClosed:
+                        events.append("in-flight request failed at once")
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(waiting_request)
+                    await trio.sleep(0.2)
+                    process.kill()
+                    await trio.to_thread.run_sync(process.wait)
+                    await trio.sleep(0.3)
+                    events.append(f"connected={c.connected}")
+                    c.publish("test.after", b"queued while down")
+                    restarted.enter_context(nats_server("-p", port))  # stopped after the block
+                    while not c.connected:  # noqa: ASYNC110  (polling a flag, bounded)
+                        await trio.sleep(0.05)
+                    events.append("reconnected")
+                    await c.flush()
+                    c.publish("test.after", b"after")
+                    received = [(await sub.next()).payload for _ in range(2)]
+                return events, received, c.statistics().reconnects
+
+        began = time.perf_counter()
+        with contextlib.ExitStack() as restarted:
+            events, received, reconnects = run(main)
+        assert time.perf_counter() - began < 8
+    assert events == ["in-flight request failed at once", "connected=False", "reconnected"]
+    assert received == [b"queued while down", b"after"]
+    assert reconnects == 1
+
+
+def test_reconnecting_gives_up_after_its_attempts() -> None:
+    with nats_server() as (address, process):
+
+        async def main() -> str:
+            errors: list[str] = []
+            try:
+                async with open_connection(address, max_reconnects=2) as c:
+                    await c.flush()
+                    process.kill()
+                    await trio.sleep_forever()
+            except* otp.dist.ConnectionClosed as group:
+                errors.append(str(group.exceptions[0]))
+            return errors[0]
+
+        assert run(main).startswith("gave up reconnecting to nats://127.0.0.1:")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import random as _random
 import secrets
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping
@@ -20,6 +21,8 @@ from typing import Any, final
 
 import attrs
 import trio
+
+import otp
 
 from ._errors import (
     ConnectError,
@@ -51,13 +54,14 @@ __all__ = ["Connection", "ConnectionStatistics", "Subscription", "open_connectio
 logger = logging.getLogger("otp.dist")
 
 MAX_PENDING_BYTES = 64 * 1024 * 1024
+DEFAULT_RECONNECT_BACKOFF = otp.Backoff(min=0.1, max=5.0, multiplier=2.0, jitter=0.2)
 _READ_SIZE = 65536
 
 
 @final
 @attrs.frozen
 class ConnectionStatistics:
-    """Messages and bytes in and out, and messages dropped by full subscriptions.
+    """Messages and bytes in and out, messages dropped by full subscriptions, reconnections.
 
     Example::
 
@@ -70,6 +74,7 @@ class ConnectionStatistics:
     bytes_in: int
     bytes_out: int
     dropped: int
+    reconnects: int
 
 
 @final
@@ -143,11 +148,12 @@ class Subscription:
 
 
 class _Request:
-    __slots__ = ("done", "reply")
+    __slots__ = ("done", "lost", "reply")
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.reply: Msg | None = None
+        self.lost: BaseException | None = None
 
 
 def _parse_url(url: str) -> tuple[str, int, dict[str, str]]:
@@ -198,6 +204,8 @@ class Connection:
         self._pings_out = 0
         self._in_messages = self._out_messages = self._in_bytes = self._out_bytes = 0
         self._dropped = 0
+        self._connected = True
+        self._reconnects = 0
 
     def __repr__(self) -> str:
         state = "closed" if self._closed is not None else "open"
@@ -269,6 +277,9 @@ class Connection:
             msg = f"the server at {self.url} did not answer a PING within {timeout:g} s"
             raise RequestTimeout(msg)
         self._check_open()
+        if not self._connected:
+            msg = f"the connection to {self.url} was lost during the flush; it is reconnecting"
+            raise ConnectionClosed(msg)
 
     # -- receiving -----------------------------------------------------------------------
 
@@ -349,6 +360,9 @@ class Connection:
         reply = waiter.reply
         if reply is None:
             self._check_open()
+            if waiter.lost is not None:
+                msg = f"the connection to {self.url} was lost while waiting: {waiter.lost}"
+                raise ConnectionClosed(msg) from waiter.lost
             msg = f"no reply to a request on {subject!r} within {timeout:g} s"
             raise RequestTimeout(msg)
         if reply.status == 503:
@@ -421,6 +435,41 @@ class Connection:
             self._pings_out += 1
             self._write(PING)
 
+    def _lose(self, error: BaseException) -> None:
+        """The link went down: fail what waits for a reply; keep subscriptions and output."""
+        self._connected = False
+        self._pings_out = 0
+        for token, waiter in list(self._requests.items()):
+            del self._requests[token]
+            waiter.lost = error
+            waiter.done.set()
+        while self._pongs:
+            self._pongs.popleft().set()
+
+    def _resume(self, stream: trio.SocketStream, info: Info, parser: Parser) -> None:
+        """A new link: renew every subscription ahead of what was published meanwhile."""
+        self._stream = stream
+        self.info = info
+        self._parser = parser
+        renewals = [
+            encode_sub(
+                check_subject(sub.subject, wildcards=True),
+                sid,
+                None if sub.queue is None else check_subject(sub.queue),
+            )
+            for sid, sub in self._subscriptions.items()
+        ]
+        if self._inbox_sid is not None:
+            renewals.append(
+                encode_sub(
+                    check_subject(f"{self._inbox_prefix}.*", wildcards=True), self._inbox_sid
+                )
+            )
+        self._pending[:0] = b"".join(renewals)
+        self._connected = True
+        self._reconnects += 1
+        self._wake_writer.unpark()
+
     def _fail(self, error: BaseException) -> None:
         if self._closed is not None:
             return
@@ -437,13 +486,23 @@ class Connection:
 
     @property
     def closed(self) -> bool:
-        """Whether the connection is closed."""
+        """Whether the connection is closed for good."""
         return self._closed is not None
+
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the server is up now (``False`` while reconnecting)."""
+        return self._connected and self._closed is None
 
     def statistics(self) -> ConnectionStatistics:
         """Counts since the connection opened."""
         return ConnectionStatistics(
-            self._in_messages, self._out_messages, self._in_bytes, self._out_bytes, self._dropped
+            self._in_messages,
+            self._out_messages,
+            self._in_bytes,
+            self._out_bytes,
+            self._dropped,
+            self._reconnects,
         )
 
 
@@ -492,32 +551,11 @@ async def _handshake(
         frames = parser.feed(data)
 
 
-@asynccontextmanager
-async def open_connection(
-    url: str = "nats://127.0.0.1:4222",
-    *,
-    name: str = "otp",
-    connect_timeout: float = 5.0,
-    ping_interval: float = 20.0,
-    max_pings_out: int = 2,
-) -> AsyncIterator[Connection]:
-    """Connect to the NATS server at ``url`` for the ``async with`` block.
-
-    ``nats://user:password@host:port`` or ``nats://token@host:port`` authenticate. The
-    connection's tasks run in a nursery of the block: leaving it closes the connection, and
-    a connection lost meanwhile (the server gone, or ``max_pings_out`` PINGs unanswered)
-    is a :class:`ConnectionClosed` out of it, as from any crashed task.
-
-    Raises:
-        ConnectError: Refused, timed out after ``connect_timeout``, or rejected (bad
-            credentials), with the server's words.
-
-    Example::
-
-        async with otp.dist.open_connection("nats://127.0.0.1:4222") as connection:
-            await connection.flush()
-    """
-    host, port, auth = _parse_url(url)
+async def _dial(
+    url: str, name: str, auth: Mapping[str, str], connect_timeout: float
+) -> tuple[trio.SocketStream, Info, Parser, list[Any]]:
+    """Open the TCP stream and do the handshake, or raise :class:`ConnectError`."""
+    host, port, _ = _parse_url(url)
     try:
         with trio.fail_after(connect_timeout):
             stream = await trio.open_tcp_stream(host, port)
@@ -535,26 +573,106 @@ async def open_connection(
     except ProtocolError as error:
         msg = f"the server at {url} does not speak NATS: {error}"
         raise ConnectError(msg) from error
+    return stream, info, parser, first
+
+
+_LOST = (
+    ConnectionClosed,
+    ProtocolError,
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+    OSError,
+)
+
+
+@asynccontextmanager
+async def open_connection(
+    url: str = "nats://127.0.0.1:4222",
+    *,
+    name: str = "otp",
+    connect_timeout: float = 5.0,
+    ping_interval: float = 20.0,
+    max_pings_out: int = 2,
+    reconnect: bool = True,
+    max_reconnects: int | None = 60,
+    reconnect_backoff: otp.Backoff = DEFAULT_RECONNECT_BACKOFF,
+) -> AsyncIterator[Connection]:
+    """Connect to the NATS server at ``url`` for the ``async with`` block.
+
+    ``nats://user:password@host:port`` or ``nats://token@host:port`` authenticate. The
+    connection's tasks run in a nursery of the block: leaving it flushes what was published
+    and closes the connection.
+
+    When the connection is lost (the server gone, or ``max_pings_out`` PINGs unanswered),
+    the requests waiting for a reply fail at once with :class:`ConnectionClosed`, and with
+    ``reconnect`` it dials again after ``reconnect_backoff`` delays, up to
+    ``max_reconnects`` times in a row (``None``: forever): once back, its subscriptions are
+    renewed and what was published meanwhile is sent. Without ``reconnect``, or once the
+    attempts are spent, :class:`ConnectionClosed` comes out of the block, as from any crashed
+    task.
+
+    Raises:
+        ConnectError: The first connection was refused, timed out after
+            ``connect_timeout``, or rejected (bad credentials), with the server's words.
+
+    Example::
+
+        async with otp.dist.open_connection("nats://127.0.0.1:4222") as connection:
+            await connection.flush()
+    """
+    _, _, auth = _parse_url(url)
+    stream, info, parser, first = await _dial(url, name, auth, connect_timeout)
     connection = Connection(stream, info, parser, url)
+
+    async def run_tasks(first: list[Any]) -> None:
+        async with trio.open_nursery() as tasks:
+            tasks.start_soon(connection._read_loop, first)
+            tasks.start_soon(connection._write_loop)
+            tasks.start_soon(connection._ping_loop, ping_interval, max_pings_out)
+
+    async def maintain() -> None:
+        while True:
+            lost: BaseException | None = None
+            try:
+                await run_tasks(first_frames[0])
+            except* _LOST as group:
+                lost = group.exceptions[0]
+            assert lost is not None
+            await trio.aclose_forcefully(connection._stream)
+            if not reconnect:
+                connection._fail(lost)
+                raise lost
+            logger.warning("lost the connection to %s: %r", url, lost)
+            connection._lose(lost)
+            attempts = 0
+            while True:
+                attempts += 1
+                if max_reconnects is not None and attempts > max_reconnects:
+                    msg = f"gave up reconnecting to {url} after {max_reconnects} attempts"
+                    error = ConnectionClosed(msg)
+                    connection._fail(error)
+                    raise error from lost
+                await trio.sleep(reconnect_backoff.delay(attempts - 1, _random.random))
+                try:
+                    stream, info, parser, frames = await _dial(url, name, auth, connect_timeout)
+                except ConnectError as refused:
+                    logger.warning("reconnecting to %s: %s", url, refused)
+                    continue
+                connection._resume(stream, info, parser)
+                first_frames[0] = frames
+                logger.info("reconnected to %s after %d attempts", url, attempts)
+                break
+
+    first_frames = [first]
     try:
         async with trio.open_nursery() as nursery:
-
-            async def guarded(fn: Any, *args: Any) -> None:  # noqa: ANN401
-                try:
-                    await fn(*args)
-                except (ConnectionClosed, ProtocolError, trio.BrokenResourceError, OSError) as e:
-                    connection._fail(e)
-                    raise
-
-            nursery.start_soon(guarded, connection._read_loop, first)
-            nursery.start_soon(guarded, connection._write_loop)
-            nursery.start_soon(guarded, connection._ping_loop, ping_interval, max_pings_out)
+            nursery.start_soon(maintain)
             try:
                 yield connection
-                if not connection.closed:
+                if connection.connected:
                     await connection.flush()  # what the block published reaches the server
             finally:
                 connection._fail(ConnectionClosed("closed by its owner"))
                 nursery.cancel_scope.cancel()
     finally:
-        await trio.aclose_forcefully(stream)
+        await trio.aclose_forcefully(connection._stream)
