@@ -4,8 +4,10 @@
 :class:`Connection`: :meth:`~Connection.publish`, :meth:`~Connection.subscribe` (with queue
 groups and wildcards), :meth:`~Connection.request` (inbox replies; "no responders" at once),
 headers, and keepalive PINGs, all in the block's nursery. :func:`run_nats_server` runs the
-real ``nats-server`` binary on loopback (``python -m otp.dist server``). Nodes, remote
-servers, heartbeats into phi and global names build on it (issue 11, in progress).
+real ``nats-server`` binary on loopback (``python -m otp.dist server``). :func:`open_node`
+joins a cluster: :meth:`Node.export` serves a local server under a cluster name and
+:meth:`Node.remote` calls one from anywhere, with the caller's deadline carried along.
+Heartbeats into phi, node-down handling and global names come next (issue 11).
 
 The path of a message, by module: ``_client`` queues the frame ``_protocol`` encodes and
 its writer task sends it; its reader task feeds what arrives to ``_protocol``'s parser and
@@ -28,7 +30,12 @@ from ._errors import DistDeclarationError as DistDeclarationError
 from ._errors import DistError as DistError
 from ._errors import NoResponders as NoResponders
 from ._errors import ProtocolError as ProtocolError
+from ._errors import RemoteError as RemoteError
 from ._errors import RequestTimeout as RequestTimeout
+from ._node import DeadLetter as DeadLetter
+from ._node import Node as Node
+from ._node import RemoteRef as RemoteRef
+from ._node import open_node as open_node
 from ._protocol import Msg as Msg
 from ._protocol import Parser as Parser
 from ._server import find_nats_server as find_nats_server
@@ -39,15 +46,20 @@ __all__ = [
     "Connection",
     "ConnectionClosed",
     "ConnectionStatistics",
+    "DeadLetter",
     "DistDeclarationError",
     "DistError",
     "Msg",
     "NoResponders",
+    "Node",
     "Parser",
     "ProtocolError",
+    "RemoteError",
+    "RemoteRef",
     "RequestTimeout",
     "Subscription",
     "find_nats_server",
     "open_connection",
+    "open_node",
     "run_nats_server",
 ]

@@ -86,3 +86,23 @@ class RequestTimeout(DistError):
         with pytest.raises(otp.dist.RequestTimeout):
             await connection.request("otp.svc.slow", b"", timeout=0.1)
     """
+
+
+@classify(CALL)
+class RemoteError(DistError):
+    """A remote call failed on the other side: the error's type, message and traceback.
+
+    Example::
+
+        try:
+            await otp.dist.remote(node, "cache").call(("get", key))
+        except otp.dist.RemoteError as exc:
+            print(exc.type, exc.remote_message)
+            print(exc.remote_traceback)
+    """
+
+    def __init__(self, message: str, type: str, remote_message: str, remote_traceback: str) -> None:  # noqa: A002
+        super().__init__(message)
+        self.type = type
+        self.remote_message = remote_message
+        self.remote_traceback = remote_traceback
