@@ -93,7 +93,7 @@ nitpick_ignore += [
 ]
 # otp.persist: callable aliases in signatures, and cattrs (no inventory).
 nitpick_ignore += [("py:class", name) for name in ("Upcaster", "Action", "Compensation", "Handler")]
-nitpick_ignore += [("py:class", "cattrs.Converter")]
+nitpick_ignore += [("py:class", "cattrs.Converter"), ("py:class", "cattrs.converters.Converter")]
 # A type alias documented in the text of otp.observe_calls.
 nitpick_ignore += [("py:class", "CallObserver")]
 if OFFLINE:
