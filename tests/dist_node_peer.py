@@ -6,6 +6,7 @@ a supervisor that restarts it) and prints ``ready`` once calls reach it.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -29,7 +30,11 @@ class Echo(otp.GenServer[Any, Any]):
 
 async def main(url: str, name: str) -> None:
     children = [Echo.child_spec(name, name="echo")]
-    async with otp.open_supervisor(children, intensity=100), otp.dist.open_node(url, name) as node:
+    beat = float(os.environ.get("OTP_TEST_HEARTBEAT", "1.0"))
+    async with (
+        otp.open_supervisor(children, intensity=100),
+        otp.dist.open_node(url, name, heartbeat_interval=beat) as node,
+    ):
         await node.export("echo", "echo")
         print("ready", flush=True)
         await trio.sleep_forever()

@@ -36,6 +36,10 @@ from ._node import DeadLetter as DeadLetter
 from ._node import Node as Node
 from ._node import RemoteRef as RemoteRef
 from ._node import open_node as open_node
+from ._peers import PeerEvent as PeerEvent
+from ._peers import PeerInfo as PeerInfo
+from ._peers import Peers as Peers
+from ._peers import PeerState as PeerState
 from ._protocol import Msg as Msg
 from ._protocol import Parser as Parser
 from ._server import find_nats_server as find_nats_server
@@ -53,6 +57,10 @@ __all__ = [
     "NoResponders",
     "Node",
     "Parser",
+    "PeerEvent",
+    "PeerInfo",
+    "PeerState",
+    "Peers",
     "ProtocolError",
     "RemoteError",
     "RemoteRef",

@@ -5,7 +5,8 @@ Subjects (``<cluster>`` is the node's cluster):
 * ``otp.<cluster>.svc.<name>``, queue group ``<name>``: calls and casts to the server
   exported as ``name`` (on whichever node exports it: several nodes make a pool);
 * ``otp.<cluster>.cancel``: a caller that gave up names the call's correlation id here;
-* ``otp.<cluster>.dead``: dead letters, messages refused on receipt, with the reason.
+* ``otp.<cluster>.dead``: dead letters, messages refused on receipt, with the reason;
+* ``otp.<cluster>.hb.<node>``: each node's heartbeats, ``{"node": id, "seq": n}``.
 
 A call is a NATS request whose headers carry ``Otp-Protocol`` (the version), ``Otp-Kind``
 (``call`` or ``cast``), ``Otp-Deadline`` (the seconds left, so that no clocks need agree)
@@ -23,7 +24,7 @@ import os
 import secrets
 import socket
 import traceback
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, final
 
@@ -41,6 +42,7 @@ from ._errors import (
     RemoteError,
     RequestTimeout,
 )
+from ._peers import PeerEvent, PeerInfo, Peers, PeerState
 from ._protocol import Msg
 
 __all__ = ["DeadLetter", "Node", "RemoteRef", "open_node"]
@@ -104,6 +106,10 @@ class Node:
         self._in_flight: dict[str, trio.CancelScope] = {}
         self._dead: list[DeadLetter] = []
         self._exports: dict[str, otp.ServerRef[Any, Any]] = {}
+        self._peers: Peers | None = None
+        self._hooks: tuple[Callable[[PeerEvent], object], ...] = ()
+        self.partitioned = False
+        """Whether this node has lost its own link to the broker (peers are not judged)."""
 
     def __repr__(self) -> str:
         return f"<otp.dist.Node {self.id!r} cluster={self.cluster!r}>"
@@ -232,6 +238,67 @@ class Node:
         """
         return RemoteRef(self, name, reply_type)
 
+    # -- liveness ------------------------------------------------------------------------
+
+    def peers(self) -> dict[str, PeerInfo]:
+        """The other nodes heard of, by name, with their state and phi.
+
+        Example::
+
+            down = [name for name, peer in node.peers().items() if peer.state == "down"]
+        """
+        return {} if self._peers is None else self._peers.info()
+
+    async def _beat(self, interval: float) -> None:
+        subject = f"otp.{self.cluster}.hb.{self.name}"
+        sequence = 0
+        while True:
+            if self.connection.connected:
+                sequence += 1
+                body = json.dumps({"node": self.id, "seq": sequence}).encode()
+                with contextlib.suppress(ConnectionClosed):
+                    self.connection.publish(subject, body)
+            await trio.sleep(interval)
+
+    async def _hear(self, beats: Subscription) -> None:
+        assert self._peers is not None
+        async for message in beats:
+            name = message.subject.rpartition(".")[2]
+            if name == self.name:
+                continue
+            try:
+                node_id = str(json.loads(message.payload)["node"])
+            except (ValueError, KeyError, TypeError):
+                self._refuse(message, 'a heartbeat that is not {"node": ..., "seq": ...}')
+                continue
+            self._emit(self._peers.heartbeat(name, node_id))
+
+    async def _judge(self, interval: float) -> None:
+        assert self._peers is not None
+        while True:
+            await trio.sleep(interval / 4)
+            if not self.connection.connected:
+                if not self.partitioned:
+                    logger.warning("node %r is cut off from the broker: partitioned", self.id)
+                self.partitioned = True
+                continue
+            if self.partitioned:
+                self.partitioned = False
+                self._peers.resume_all()  # the silence was ours
+                logger.info("node %r is back in touch with the broker", self.id)
+                continue
+            self._emit(self._peers.check())
+
+    def _emit(self, events: list[PeerEvent]) -> None:
+        for event in events:
+            log = logger.warning if event.state is PeerState.DOWN else logger.info
+            log("node %r: peer %r is %s (%s)", self.id, event.name, event.state.value, event.reason)
+            for hook in self._hooks:
+                try:
+                    hook(event)
+                except Exception:
+                    logger.exception("node %r: peer hook %r raised", self.id, hook)
+
     @property
     def dead_letters(self) -> tuple[DeadLetter, ...]:
         """The messages this node refused on receipt, oldest first."""
@@ -358,12 +425,25 @@ async def open_node(
     *,
     cluster: str = "main",
     converter: cattrs.Converter | None = None,
+    heartbeat_interval: float = 1.0,
+    suspect_phi: float = 3.0,
+    down_phi: float = 8.0,
+    acceptable_pause: float = 1.0,
+    on_peer: Sequence[Callable[[PeerEvent], object]] = (),
     **connection_options: Any,  # noqa: ANN401
 ) -> AsyncIterator[Node]:
     """Join ``cluster`` as node ``name`` through the NATS server at ``url``, for the block.
 
     ``connection_options`` go to :func:`open_connection`. The node's exports are served in
     the block's nursery; leaving the block stops serving them.
+
+    Every node publishes a heartbeat on ``otp.<cluster>.hb.<name>`` each
+    ``heartbeat_interval`` seconds and listens to the others': each peer's arrival times
+    feed a :class:`otp.PhiAccrualDetector`, and a peer is ``suspect`` from ``suspect_phi``
+    and ``down`` at ``down_phi`` (``acceptable_pause`` seconds of silence are tolerated on
+    top of the usual interval). Each change is a :class:`PeerEvent` for the ``on_peer``
+    hooks. While this node's own link to the broker is down it is :attr:`Node.partitioned`
+    and judges nobody; back in touch, the silence is not held against the peers.
 
     Example::
 
@@ -378,8 +458,19 @@ async def open_node(
         trio.open_nursery() as nursery,
     ):
         node = Node(connection, name, cluster, nursery, converter or cattrs.Converter())
+        node._peers = Peers(
+            interval=heartbeat_interval,
+            suspect_phi=suspect_phi,
+            down_phi=down_phi,
+            acceptable_pause=acceptable_pause,
+            clock=trio.current_time,
+        )
+        node._hooks = tuple(on_peer)
         cancels = connection.subscribe(f"otp.{cluster}.cancel")
         nursery.start_soon(node._watch_cancels, cancels)
+        nursery.start_soon(node._hear, connection.subscribe(f"otp.{cluster}.hb.*"))
+        nursery.start_soon(node._beat, heartbeat_interval)
+        nursery.start_soon(node._judge, heartbeat_interval)
         await connection.flush()
         try:
             yield node
