@@ -240,6 +240,20 @@ class Connection:
 
             connection.publish("otp.main.node1.cache", b'{"cast": "clear"}')
         """
+        self._publish_checked(
+            check_subject(subject),
+            payload,
+            None if reply is None else check_subject(reply),
+            headers,
+        )
+
+    def _publish_checked(
+        self,
+        subject: bytes,
+        payload: bytes,
+        reply: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> None:
         given: object = payload
         if not isinstance(given, bytes | bytearray | memoryview):
             msg = f"payload must be bytes (got {type(payload).__name__})"
@@ -250,12 +264,7 @@ class Connection:
             limit = self.info.max_payload
             msg = f"a message of {size} bytes is over the server's max_payload of {limit}"
             raise DistDeclarationError(msg)
-        frame = encode_pub(
-            check_subject(subject),
-            bytes(payload),
-            reply=None if reply is None else check_subject(reply),
-            headers=head,
-        )
+        frame = encode_pub(subject, bytes(payload), reply=reply, headers=head)
         self._write(frame)
         self._out_messages += 1
         self._out_bytes += len(payload)
@@ -352,7 +361,9 @@ class Connection:
         waiter = _Request()
         self._requests[token] = waiter
         try:
-            self.publish(subject, payload, reply=f"{self._inbox_prefix}.{token}", headers=headers)
+            self._publish_checked(
+                check_subject(subject), payload, f"{self._inbox_prefix}.{token}".encode(), headers
+            )
             with trio.move_on_after(timeout):
                 await waiter.done.wait()
         finally:

@@ -7,6 +7,7 @@ the socket gave, get back every complete frame. Nothing here does I/O.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ _SUBJECT = re.compile(r"^[^\s.*>]+(\.[^\s.*>]+)*$")
 _PATTERN = re.compile(r"^([^\s.*>]+|\*)(\.([^\s.*>]+|\*))*(\.>)?$|^>$")
 
 
+@functools.lru_cache(maxsize=4096)  # subjects repeat; a bad one raises, and is not cached
 def check_subject(subject: str, *, wildcards: bool = False) -> bytes:
     """``subject`` as bytes, or an error naming it (wildcards only where they may be)."""
     pattern = _PATTERN if wildcards else _SUBJECT
