@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 from collections.abc import Awaitable, Callable
@@ -10,6 +9,8 @@ from typing import final
 
 import attrs
 import trio
+
+from otp._callables import is_async_callable
 
 from ._errors import HealthDeclarationError
 from ._status import Finding, HealthStatus
@@ -49,22 +50,11 @@ def _number(check: str, option: str, value: object, *, infinite: bool) -> float:
     return number
 
 
-def _is_async_callable(func: object) -> bool:
-    while isinstance(func, functools.partial):
-        func = func.func
-    if inspect.iscoroutinefunction(func):
-        return True
-    if inspect.isfunction(func) or inspect.ismethod(func) or inspect.isbuiltin(func):
-        return False
-    call = inspect.getattr_static(type(func), "__call__", None)
-    return inspect.iscoroutinefunction(call)
-
-
 def _check_function(name: str, func: object) -> None:
     if not callable(func):
         msg = f"check {name!r}: func must be an async function (got {func!r})"
         raise HealthDeclarationError(msg)
-    if not _is_async_callable(func):
+    if not is_async_callable(func):
         what = getattr(func, "__qualname__", type(func).__qualname__)
         kind = "async generator" if inspect.isasyncgenfunction(func) else "sync callable"
         msg = (

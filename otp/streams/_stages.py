@@ -9,13 +9,14 @@ restarted stage takes it first.
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar, final
 
 import attrs
 import trio
+
+from otp._callables import is_async_callable
 
 from ._bucket import TokenBucket
 from ._buffer import END, Buffer, Pipe
@@ -102,17 +103,6 @@ class StageState:
         self.input.put_back(again)
 
 
-def _is_async_callable(fn: object) -> bool:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    if inspect.iscoroutinefunction(fn):
-        return True
-    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn):
-        return False
-    call = inspect.getattr_static(type(fn), "__call__", None)
-    return inspect.iscoroutinefunction(call)
-
-
 def _label(fn: object) -> str:
     while isinstance(fn, functools.partial):
         fn = fn.func
@@ -185,7 +175,7 @@ class _FunctionStage(Stage):
         return (
             _int_at_least(owner, "workers", workers, 1),
             _int_at_least(owner, "attempts", attempts, 1),
-            _is_async_callable(fn),
+            is_async_callable(fn),
         )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -12,6 +10,7 @@ from typing import final
 import attrs
 
 import otp
+from otp._callables import is_async_callable
 
 from ._errors import ToolsDeclarationError
 from ._schema import Validator, compile_schema
@@ -20,15 +19,6 @@ __all__ = ["Tool", "ToolInfo"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 NO_PARAMETERS: Mapping[str, object] = {"type": "object"}
-
-
-def _is_async(fn: object) -> bool:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    if inspect.iscoroutinefunction(fn):
-        return True
-    call = inspect.getattr_static(type(fn), "__call__", None)
-    return inspect.iscoroutinefunction(call)
 
 
 @final
@@ -103,7 +93,7 @@ class Tool:
             raise ToolsDeclarationError(msg)
         owner = f"tool {name!r}"
         function: object = fn
-        if not callable(function) or not _is_async(function):
+        if not callable(function) or not is_async_callable(function):
             msg = f"{owner}: fn must be an async function taking the arguments (got {fn!r})"
             raise ToolsDeclarationError(msg)
         text: object = description
