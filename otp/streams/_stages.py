@@ -159,24 +159,48 @@ class Stage:
         raise NotImplementedError
 
 
+@attrs.frozen(init=False)
 class _FunctionStage(Stage):
+    """What Map, Filter and Sink share: a function, workers and attempts."""
+
     fn: Callable[[Any], object]
+    name: str | None
+    buffer: Buffer
+    _workers: int
+    _attempts: int
     is_async: bool
 
-    def label(self) -> str:
-        return _label(self.fn)
-
-    def _init(
-        self, fn: object, name: object, buffer: object, workers: object, attempts: object
-    ) -> tuple[int, int, bool]:
+    def __init__(
+        self,
+        fn: Callable[[Any], object],
+        *,
+        name: str | None = None,
+        buffer: Buffer = Buffer(),  # noqa: B008  (frozen, shared safely)
+        workers: int = 1,
+        attempts: int = 2,
+    ) -> None:
         owner = type(self).__name__
         _check_function(owner, fn)
         _check_common(owner, name, buffer)
-        return (
+        self.__attrs_init__(
+            fn,
+            name,
+            buffer,
             _int_at_least(owner, "workers", workers, 1),
             _int_at_least(owner, "attempts", attempts, 1),
             is_async_callable(fn),
         )
+
+    def label(self) -> str:
+        return _label(self.fn)
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    @property
+    def attempts(self) -> int:
+        return self._attempts
 
 
 @final
@@ -199,31 +223,6 @@ class Map(_FunctionStage):
     """
 
     kind: ClassVar[str] = "map"
-    fn: Callable[[Any], object]
-    name: str | None
-    buffer: Buffer
-    _workers: int
-    _attempts: int
-    is_async: bool
-
-    def __init__(
-        self,
-        fn: Callable[[Any], object],
-        *,
-        name: str | None = None,
-        buffer: Buffer = Buffer(),  # noqa: B008  (frozen, shared safely)
-        workers: int = 1,
-        attempts: int = 2,
-    ) -> None:
-        self.__attrs_init__(fn, name, buffer, *self._init(fn, name, buffer, workers, attempts))
-
-    @property
-    def workers(self) -> int:
-        return self._workers
-
-    @property
-    def attempts(self) -> int:
-        return self._attempts
 
     async def work(self, state: StageState) -> None:
         get = state.input.get
@@ -261,31 +260,6 @@ class Filter(_FunctionStage):
     """
 
     kind: ClassVar[str] = "filter"
-    fn: Callable[[Any], object]
-    name: str | None
-    buffer: Buffer
-    _workers: int
-    _attempts: int
-    is_async: bool
-
-    def __init__(
-        self,
-        fn: Callable[[Any], object],
-        *,
-        name: str | None = None,
-        buffer: Buffer = Buffer(),  # noqa: B008
-        workers: int = 1,
-        attempts: int = 2,
-    ) -> None:
-        self.__attrs_init__(fn, name, buffer, *self._init(fn, name, buffer, workers, attempts))
-
-    @property
-    def workers(self) -> int:
-        return self._workers
-
-    @property
-    def attempts(self) -> int:
-        return self._attempts
 
     async def work(self, state: StageState) -> None:
         get = state.input.get
@@ -326,31 +300,6 @@ class Sink(_FunctionStage):
 
     kind: ClassVar[str] = "sink"
     emits: ClassVar[bool] = False
-    fn: Callable[[Any], object]
-    name: str | None
-    buffer: Buffer
-    _workers: int
-    _attempts: int
-    is_async: bool
-
-    def __init__(
-        self,
-        fn: Callable[[Any], object],
-        *,
-        name: str | None = None,
-        buffer: Buffer = Buffer(),  # noqa: B008
-        workers: int = 1,
-        attempts: int = 2,
-    ) -> None:
-        self.__attrs_init__(fn, name, buffer, *self._init(fn, name, buffer, workers, attempts))
-
-    @property
-    def workers(self) -> int:
-        return self._workers
-
-    @property
-    def attempts(self) -> int:
-        return self._attempts
 
     async def work(self, state: StageState) -> None:
         get = state.input.get
