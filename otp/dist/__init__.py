@@ -28,13 +28,23 @@ from ._errors import ConnectError as ConnectError
 from ._errors import ConnectionClosed as ConnectionClosed
 from ._errors import DistDeclarationError as DistDeclarationError
 from ._errors import DistError as DistError
+from ._errors import NameTaken as NameTaken
+from ._errors import NodeDown as NodeDown
+from ._errors import NoNodeAvailable as NoNodeAvailable
 from ._errors import NoResponders as NoResponders
+from ._errors import PartialBroadcast as PartialBroadcast
 from ._errors import ProtocolError as ProtocolError
+from ._errors import RemoteChildFailed as RemoteChildFailed
 from ._errors import RemoteError as RemoteError
 from ._errors import RequestTimeout as RequestTimeout
+from ._names import Owner as Owner
+from ._node import BroadcastResult as BroadcastResult
 from ._node import DeadLetter as DeadLetter
 from ._node import Node as Node
+from ._node import RemoteDown as RemoteDown
+from ._node import RemoteMonitor as RemoteMonitor
 from ._node import RemoteRef as RemoteRef
+from ._node import current_node as current_node
 from ._node import open_node as open_node
 from ._peers import PeerEvent as PeerEvent
 from ._peers import PeerInfo as PeerInfo
@@ -42,10 +52,14 @@ from ._peers import Peers as Peers
 from ._peers import PeerState as PeerState
 from ._protocol import Msg as Msg
 from ._protocol import Parser as Parser
+from ._remote import RemoteChild as RemoteChild
+from ._remote import remote_child as remote_child
+from ._remote import remote_child_spec as remote_child_spec
 from ._server import find_nats_server as find_nats_server
 from ._server import run_nats_server as run_nats_server
 
 __all__ = [
+    "BroadcastResult",
     "ConnectError",
     "Connection",
     "ConnectionClosed",
@@ -54,20 +68,32 @@ __all__ = [
     "DistDeclarationError",
     "DistError",
     "Msg",
+    "NameTaken",
+    "NoNodeAvailable",
     "NoResponders",
     "Node",
+    "NodeDown",
+    "Owner",
     "Parser",
+    "PartialBroadcast",
     "PeerEvent",
     "PeerInfo",
     "PeerState",
     "Peers",
     "ProtocolError",
+    "RemoteChild",
+    "RemoteChildFailed",
+    "RemoteDown",
     "RemoteError",
+    "RemoteMonitor",
     "RemoteRef",
     "RequestTimeout",
     "Subscription",
+    "current_node",
     "find_nats_server",
     "open_connection",
     "open_node",
+    "remote_child",
+    "remote_child_spec",
     "run_nats_server",
 ]

@@ -106,3 +106,83 @@ class RemoteError(DistError):
         self.type = type
         self.remote_message = remote_message
         self.remote_traceback = remote_traceback
+
+
+@classify(CALL)
+class NodeDown(DistError):
+    """The node that served a call, or hosted a child, went down (reason ``node_down``).
+
+    A pending call to a server that only the lost node served fails with it at once, not at
+    its timeout; a remote child whose node is lost exits with it (abnormally, so its
+    supervisor restarts it, on another node if its placement allows).
+
+    Example::
+
+        try:
+            await node.remote("cache").call("get")
+        except otp.dist.NodeDown as exc:
+            print(exc.node, "is gone")
+    """
+
+    def __init__(self, message: str, node: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.reason = "node_down"
+
+
+@classify(START)
+class NoNodeAvailable(DistError):
+    """No node that is up matches a remote child's placement, so it cannot start now.
+
+    Example::
+
+        with pytest.raises(otp.dist.NoNodeAvailable, match="role 'gpu'"):
+            await nursery.start(otp.dist.remote_child, {"start": "m:f", "role": "gpu"})
+    """
+
+
+@classify(CALL)
+class RemoteChildFailed(DistError):
+    """A remote child ended abnormally on its node (or could not start there).
+
+    Example::
+
+        crashes = [e for e in events if isinstance(e.reason.exception, otp.dist.RemoteChildFailed)]
+    """
+
+    def __init__(self, message: str, node: str, kind: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.kind = kind
+
+
+@classify(CALL)
+class NameTaken(DistError):
+    """A global name is already registered, by a node that is up.
+
+    Example::
+
+        with pytest.raises(otp.dist.NameTaken, match="'leader'"):
+            await node.register_global("leader", "leader")
+    """
+
+    def __init__(self, message: str, owner: str) -> None:
+        super().__init__(message)
+        self.owner = owner
+
+
+@classify(CALL)
+class PartialBroadcast(DistError):
+    """Some members of a group failed or did not answer a broadcast; see :attr:`result`.
+
+    Example::
+
+        try:
+            (await node.broadcast("caches", "clear")).check()
+        except otp.dist.PartialBroadcast as exc:
+            print(exc.result.errors, exc.result.missing)
+    """
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result

@@ -6,7 +6,12 @@ Subjects (``<cluster>`` is the node's cluster):
   exported as ``name`` (on whichever node exports it: several nodes make a pool);
 * ``otp.<cluster>.cancel``: a caller that gave up names the call's correlation id here;
 * ``otp.<cluster>.dead``: dead letters, messages refused on receipt, with the reason;
-* ``otp.<cluster>.hb.<node>``: each node's heartbeats, ``{"node": id, "seq": n}``.
+* ``otp.<cluster>.hb.<node>``: each node's heartbeats, ``{"node": id, "seq": n, "roles":
+  [...], "serves": [subjects]}`` (what it serves tells callers whose calls a loss ends);
+* ``otp.<cluster>.name.<name>``: calls and casts to the server holding a global name;
+* ``otp.<cluster>.names.released``: a global name was released, ``{"name", "node", "why"}``;
+* ``otp.<cluster>.grp.<group>``: broadcasts to every member of a group (no queue group);
+* ``otp.<cluster>.control.<node>.start`` / ``.stop`` / ``.exit``: remote children (``_host``).
 
 A call is a NATS request whose headers carry ``Otp-Protocol`` (the version), ``Otp-Kind``
 (``call`` or ``cast``), ``Otp-Deadline`` (the seconds left, so that no clocks need agree)
@@ -18,13 +23,15 @@ reply is ``{"ok": value}`` or ``{"error": {"type", "message", "traceback"}}``.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import json
 import logging
 import os
 import secrets
 import socket
 import traceback
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, final
 
@@ -38,14 +45,30 @@ from ._client import Connection, Subscription, open_connection
 from ._errors import (
     ConnectionClosed,
     DistDeclarationError,
+    DistError,
+    NodeDown,
+    NoNodeAvailable,
     NoResponders,
+    PartialBroadcast,
+    RemoteChildFailed,
     RemoteError,
     RequestTimeout,
 )
+from ._host import Host
+from ._names import GlobalNames, Owner
 from ._peers import PeerEvent, PeerInfo, Peers, PeerState
 from ._protocol import Msg
 
-__all__ = ["DeadLetter", "Node", "RemoteRef", "open_node"]
+__all__ = [
+    "BroadcastResult",
+    "DeadLetter",
+    "Node",
+    "RemoteDown",
+    "RemoteMonitor",
+    "RemoteRef",
+    "current_node",
+    "open_node",
+]
 
 logger = logging.getLogger("otp.dist")
 
@@ -53,7 +76,31 @@ PROTOCOL = "1"
 _NAME_PART = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
-def _check_part(what: str, value: object) -> str:
+_current: contextvars.ContextVar[Node] = contextvars.ContextVar("otp.dist.node")
+
+
+def current_node() -> Node:
+    """The node whose :func:`open_node` block this task runs in.
+
+    Raises:
+        DistError: The task runs outside any ``open_node`` block.
+
+    Example::
+
+        async with otp.dist.open_node(url, "a") as node:
+            assert otp.dist.current_node() is node
+    """
+    try:
+        return _current.get()
+    except LookupError:
+        msg = (
+            "no otp.dist node here: run this (for example the supervisor of a remote child) "
+            "inside an `async with otp.dist.open_node(...)` block"
+        )
+        raise DistError(msg) from None
+
+
+def check_part(what: str, value: object) -> str:
     if not isinstance(value, str) or not value or not set(value) <= _NAME_PART:
         msg = f"{what} must be letters, digits, '_' or '-' (got {value!r})"
         raise DistDeclarationError(msg)
@@ -77,6 +124,168 @@ class DeadLetter:
 
 
 @final
+@attrs.frozen
+class RemoteDown:
+    """A remote monitor fired: ``target`` (a node or a global name) is gone, and why.
+
+    ``reason`` is ``"node_down"`` when the node was judged down (or restarted), ``"noproc"``
+    when a global name had no owner, or why its owner released it.
+
+    Example::
+
+        down = await node.monitor_node("b").wait()
+        assert down.reason == "node_down"
+    """
+
+    target: str
+    node: str
+    reason: str
+
+
+@final
+class RemoteMonitor:
+    """A watch on a node or a global name: exactly one :class:`RemoteDown`.
+
+    Made by :meth:`Node.monitor_node` or :meth:`Node.monitor_global`.
+
+    Example::
+
+        monitor = await node.monitor_global("leader")
+        down = await monitor.wait()
+    """
+
+    __slots__ = ("_event", "_node", "_notify", "down", "kind", "node_id", "target")
+
+    def __init__(
+        self,
+        node: Node,
+        kind: str,
+        target: str,
+        node_id: str,
+        notify: otp.ServerRef[Any, Any] | None,
+    ) -> None:
+        self._node = node
+        self._event = trio.Event()
+        self._notify = notify
+        self.kind = kind
+        self.target = target
+        self.node_id = node_id
+        self.down: RemoteDown | None = None
+
+    def __repr__(self) -> str:
+        return f"<otp.dist.RemoteMonitor of {self.kind} {self.target!r}>"
+
+    @property
+    def active(self) -> bool:
+        """Whether it has neither fired nor been cancelled."""
+        return self in self._node._monitors
+
+    async def wait(self) -> RemoteDown:
+        """Wait for the DOWN (at once if it has fired already)."""
+        await self._event.wait()
+        assert self.down is not None
+        return self.down
+
+    def cancel(self) -> bool:
+        """Stop watching; ``True`` if it had not fired yet."""
+        if self in self._node._monitors:
+            self._node._monitors.discard(self)
+            return True
+        return False
+
+    def _fire(self, node: str, reason: str) -> None:
+        self._node._monitors.discard(self)
+        self.down = RemoteDown(self.target, node, reason)
+        self._event.set()
+        if self._notify is not None:
+            with contextlib.suppress(otp.NoProc):
+                self._notify.send(self.down)
+
+
+@final
+@attrs.frozen
+class BroadcastResult:
+    """What each member of a group answered to a broadcast.
+
+    Attributes:
+        replies: The replies, by member node name.
+        errors: The members whose server failed, with the :class:`RemoteError`.
+        missing: The members expected (up, and in the group) that did not answer in time.
+
+    Example::
+
+        result = await node.broadcast("caches", "clear", timeout=1)
+        print(sorted(result.replies), result.errors, result.missing)
+        result.check()  # raises PartialBroadcast unless every member answered
+    """
+
+    group: str
+    replies: Mapping[str, Any]
+    errors: Mapping[str, RemoteError]
+    missing: frozenset[str]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every expected member answered without an error."""
+        return not self.errors and not self.missing
+
+    def check(self) -> BroadcastResult:
+        """Return ``self`` if :attr:`ok`, else raise :class:`PartialBroadcast`."""
+        if self.ok:
+            return self
+        parts = [f"{name}: {error.type}" for name, error in sorted(self.errors.items())]
+        parts += [f"{name}: no answer" for name in sorted(self.missing)]
+        msg = (
+            f"broadcast to group {self.group!r}: {len(self.replies)} answered, "
+            f"{len(self.errors) + len(self.missing)} did not ({'; '.join(parts)})"
+        )
+        raise PartialBroadcast(msg, self)
+
+
+class ExitWaiter:
+    """A remote child's proxy waits on this: set by the child's end or its node's."""
+
+    __slots__ = ("description", "done", "kind", "node")
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.done = trio.Event()
+        self.kind = ""
+        self.description = ""
+
+    def finish(self, kind: str, description: str) -> None:
+        if not self.done.is_set():
+            self.kind, self.description = kind, description
+            self.done.set()
+
+    def raise_outcome(self) -> None:
+        where = f"the remote child on node {self.node!r}"
+        if self.kind == "normal":
+            return
+        if self.kind == "shutdown":
+            raise otp.Shutdown(f"{where}: {self.description}")
+        if self.kind == "node_down":
+            msg = f"{where} is lost: its node went down ({self.description})"
+            raise NodeDown(msg, self.node)
+        msg = f"{where} exited: {self.description}"
+        raise RemoteChildFailed(msg, self.node, self.kind)
+
+
+class _Pending:
+    __slots__ = ("lost_with", "scope")
+
+    def __init__(self, scope: trio.CancelScope) -> None:
+        self.scope = scope
+        self.lost_with: str | None = None
+
+
+@attrs.define
+class _Meta:
+    roles: frozenset[str] = frozenset()
+    serves: frozenset[str] = frozenset()
+
+
+@final
 class Node:
     """This process in a cluster: exports local servers and calls remote ones.
 
@@ -96,18 +305,33 @@ class Node:
         cluster: str,
         nursery: trio.Nursery,
         converter: cattrs.Converter,
+        *,
+        roles: frozenset[str] = frozenset(),
+        heartbeat_interval: float = 1.0,
     ) -> None:
         self.connection = connection
         self.name = name
         self.cluster = cluster
         self.id = f"{name}@{socket.gethostname()}:{os.getpid()}"
         self.converter = converter
+        self.roles = roles
+        self.heartbeat_interval = heartbeat_interval
         self._nursery = nursery
         self._in_flight: dict[str, trio.CancelScope] = {}
         self._dead: list[DeadLetter] = []
         self._exports: dict[str, otp.ServerRef[Any, Any]] = {}
+        self._serving: dict[str, trio.CancelScope] = {}
+        self._groups: set[str] = set()
         self._peers: Peers | None = None
+        self._meta: dict[str, _Meta] = {}
         self._hooks: tuple[Callable[[PeerEvent], object], ...] = ()
+        self._pending: dict[str, set[_Pending]] = {}
+        self._waiters: dict[str, ExitWaiter] = {}
+        self._abandoned: dict[str, set[str]] = {}
+        self._monitors: set[RemoteMonitor] = set()
+        self._peer_changed = trio.Event()
+        self._host = Host(self)
+        self._names = GlobalNames(self)
         self.partitioned = False
         """Whether this node has lost its own link to the broker (peers are not judged)."""
 
@@ -116,9 +340,15 @@ class Node:
 
     def subject(self, name: str) -> str:
         """The subject of the server exported as ``name``."""
-        return f"otp.{self.cluster}.svc.{_check_part('a server name', name)}"
+        return f"otp.{self.cluster}.svc.{check_part('a server name', name)}"
 
-    # -- exporting -----------------------------------------------------------------------
+    def _name_subject(self, name: str) -> str:
+        return f"otp.{self.cluster}.name.{check_part('a global name', name)}"
+
+    def _group_subject(self, group: str) -> str:
+        return f"otp.{self.cluster}.grp.{check_part('a group name', group)}"
+
+    # -- serving -------------------------------------------------------------------------
 
     async def export(
         self,
@@ -144,19 +374,42 @@ class Node:
             raise DistDeclarationError(msg)
         ref = server if isinstance(server, otp.ServerRef) else otp.named(server)
         self._exports[name] = ref
-        requests = self.connection.subscribe(subject, queue=name)
-        self._nursery.start_soon(self._serve, name, ref, requests, request_type)
+        await self._serve_subject(subject, name, ref, request_type, queue=name)
+
+    async def _serve_subject(
+        self,
+        subject: str,
+        label: str,
+        ref: otp.ServerRef[Any, Any],
+        request_type: Any,  # noqa: ANN401
+        *,
+        queue: str | None = None,
+        sign: bool = False,
+    ) -> None:
+        requests = self.connection.subscribe(subject, queue=queue)
+        scope = trio.CancelScope()
+        self._serving[subject] = scope
+        self._nursery.start_soon(self._serve, scope, label, ref, requests, request_type, sign)
         await self.connection.flush()  # the server knows of the subscription: calls reach it
 
-    async def _serve(
+    def _unserve(self, subject: str) -> None:
+        scope = self._serving.pop(subject, None)
+        if scope is not None:
+            scope.cancel()
+
+    async def _serve(  # noqa: PLR0917  (a task's arguments, given by start_soon)
         self,
+        scope: trio.CancelScope,
         name: str,
         ref: otp.ServerRef[Any, Any],
         requests: Subscription,
         request_type: Any,  # noqa: ANN401
+        sign: bool,  # noqa: FBT001
     ) -> None:
-        async for message in requests:
-            self._nursery.start_soon(self._handle, name, ref, message, request_type)
+        with scope:
+            async with requests:
+                async for message in requests:
+                    self._nursery.start_soon(self._handle, name, ref, message, request_type, sign)
 
     async def _handle(
         self,
@@ -164,6 +417,7 @@ class Node:
         ref: otp.ServerRef[Any, Any],
         message: Msg,
         request_type: Any,  # noqa: ANN401
+        sign: bool,  # noqa: FBT001
     ) -> None:
         headers = message.headers or {}
         version = headers.get("Otp-Protocol")
@@ -198,10 +452,12 @@ class Node:
                 self._in_flight.pop(correlation, None)
         if scope.cancelled_caught or message.reply is None:
             return  # the caller has given up: nobody waits for the reply
+        if sign:
+            envelope["node"] = self.name
         try:
             body = json.dumps(envelope).encode()
         except (TypeError, ValueError) as error:
-            body = json.dumps({"error": _error(error)}).encode()
+            body = json.dumps({"error": _error(error), "node": self.name}).encode()
         try:
             self.connection.publish(message.reply, body)
         except ConnectionClosed:
@@ -236,7 +492,306 @@ class Node:
             prices = node.remote("prices")
             await prices.call(("get", "apple"), timeout=2)
         """
-        return RemoteRef(self, name, reply_type)
+        return RemoteRef(self, name, reply_type, self.subject(name))
+
+    # -- global names --------------------------------------------------------------------
+
+    async def register_global(
+        self,
+        name: str,
+        server: otp.ServerRef[Any, Any] | Hashable,
+        *,
+        request_type: Any = None,  # noqa: ANN401
+    ) -> None:
+        """Hold the cluster-wide ``name`` for the local ``server`` (at most one owner).
+
+        The name is released when the server ends, when this node leaves, or (by the
+        others) when this node is judged down; :meth:`global_ref` calls it from anywhere.
+        It needs JetStream on the broker (:func:`run_nats_server` enables it).
+
+        Raises:
+            NameTaken: A node that is up holds the name.
+
+        Example::
+
+            await node.register_global("leader", "election")
+            await node.global_ref("leader").call("status")
+        """
+        ref = server if isinstance(server, otp.ServerRef) else otp.named(server)
+        await self._hold_global(name, ref, request_type=request_type)
+
+    async def _hold_global(
+        self,
+        name: str,
+        ref: otp.ServerRef[Any, Any],
+        *,
+        request_type: Any = None,  # noqa: ANN401
+        on_lost: Callable[[str], object] | None = None,
+    ) -> None:
+        subject = self._name_subject(name)
+        if name in self._names.held:
+            msg = f"node {self.id!r} already holds the global name {name!r}"
+            raise DistDeclarationError(msg)
+        if not ref.alive:
+            msg = f"cannot register the global name {name!r}: {ref.description} is not running"
+            raise otp.NoProc(msg)
+        await self._names.claim(name, on_lost, wait=2 * self.heartbeat_interval + 1)
+        await self._serve_subject(subject, name, ref, request_type)
+        self._nursery.start_soon(self._release_when_down, name, otp.monitor(ref))
+
+    async def _release_when_down(self, name: str, monitor: otp.Monitor) -> None:
+        await monitor.wait()
+        if name in self._names.held:
+            self._unserve(self._name_subject(name))
+            await self._names.release(name, "its server ended")
+
+    async def unregister_global(self, name: str) -> None:
+        """Release the global ``name`` this node holds (nothing if it does not).
+
+        Example::
+
+            await node.unregister_global("leader")
+        """
+        self._unserve(self._name_subject(name))
+        await self._names.release(name, "unregistered")
+
+    async def whereis_global(self, name: str) -> Owner | None:
+        """Who holds the global ``name`` now, or ``None``.
+
+        Example::
+
+            owner = await node.whereis_global("leader")
+        """
+        return await self._names.whereis(check_part("a global name", name))
+
+    def global_ref(self, name: str, *, reply_type: Any = None) -> RemoteRef:  # noqa: ANN401
+        """A ref to whichever server holds the global ``name`` at each call.
+
+        Example::
+
+            await node.global_ref("leader").call("status", timeout=1)
+        """
+        return RemoteRef(self, name, reply_type, self._name_subject(name))
+
+    def _announce_release(self, name: str, why: str) -> None:
+        record = {"name": name, "node": self.id, "why": why}
+        with contextlib.suppress(ConnectionClosed):
+            self.connection.publish(
+                f"otp.{self.cluster}.names.released", json.dumps(record).encode()
+            )
+
+    async def _watch_releases(self, releases: Subscription) -> None:
+        async for message in releases:
+            try:
+                data = json.loads(message.payload)
+                name, why = str(data["name"]), str(data["why"])
+            except (ValueError, KeyError, TypeError):
+                self._refuse(message, 'a release that is not {"name", "node", "why"}')
+                continue
+            for monitor in list(self._monitors):
+                if monitor.kind == "name" and monitor.target == name:
+                    monitor._fire(monitor.node_id.partition("@")[0], why)
+
+    # -- groups --------------------------------------------------------------------------
+
+    async def join(
+        self,
+        group: str,
+        server: otp.ServerRef[Any, Any] | Hashable,
+        *,
+        request_type: Any = None,  # noqa: ANN401
+    ) -> None:
+        """Make the local ``server`` a member of ``group``: it answers :meth:`broadcast`.
+
+        Example::
+
+            await node.join("caches", "cache")
+        """
+        subject = self._group_subject(group)
+        if group in self._groups:
+            msg = f"node {self.id!r} is already in group {group!r}"
+            raise DistDeclarationError(msg)
+        self._groups.add(group)
+        ref = server if isinstance(server, otp.ServerRef) else otp.named(server)
+        await self._serve_subject(subject, group, ref, request_type, sign=True)
+
+    def leave(self, group: str) -> None:
+        """Stop answering broadcasts to ``group``."""
+        self._groups.discard(group)
+        self._unserve(self._group_subject(group))
+
+    def members(self, group: str) -> frozenset[str]:
+        """The nodes (by name) that are up and in ``group``, as the heartbeats tell."""
+        subject = self._group_subject(group)
+        up = {
+            name
+            for name, peer in self.peers().items()
+            if peer.state is not PeerState.DOWN and subject in self._meta.get(name, _Meta()).serves
+        }
+        return frozenset(up | ({self.name} if group in self._groups else set()))
+
+    async def broadcast(
+        self,
+        group: str,
+        request: object,
+        *,
+        timeout: float = 2.0,  # noqa: ASYNC109
+        reply_type: Any = None,  # noqa: ANN401
+    ) -> BroadcastResult:
+        """Call every member of ``group`` at once; each member's reply, error or silence.
+
+        It returns when every expected member (see :meth:`members`) has answered, or at
+        ``timeout``; :meth:`BroadcastResult.check` turns a partial result into an error.
+
+        Example::
+
+            result = await node.broadcast("caches", ("drop", key), timeout=1)
+            result.check()
+        """
+        subject = self._group_subject(group)
+        expected = set(self.members(group))
+        replies: dict[str, Any] = {}
+        errors: dict[str, RemoteError] = {}
+        inbox = f"{self.connection.new_inbox()}.all"  # not under the shared request inbox
+        ref = RemoteRef(self, group, reply_type, subject)
+        headers = {
+            "Otp-Protocol": PROTOCOL,
+            "Otp-Kind": "call",
+            "Otp-Deadline": f"{timeout:.6f}",
+            "Otp-Correlation": secrets.token_hex(8),
+        }
+        async with self.connection.subscribe(inbox) as answers:
+            with trio.move_on_after(timeout):
+                self.connection.publish(
+                    subject, ref._payload(request), reply=inbox, headers=headers
+                )
+                while expected - replies.keys() - errors.keys():
+                    message = await answers.next()
+                    member = _signer(message.payload)
+                    try:
+                        replies[member] = ref._unwrap(message.payload)
+                    except RemoteError as error:
+                        errors[member] = error
+        missing = frozenset(expected - replies.keys() - errors.keys())
+        return BroadcastResult(group, replies, errors, missing)
+
+    # -- monitors ------------------------------------------------------------------------
+
+    def monitor_node(
+        self, name: str, *, notify: otp.ServerRef[Any, Any] | None = None
+    ) -> RemoteMonitor:
+        """One :class:`RemoteDown` (reason ``node_down``) when the node ``name`` goes down.
+
+        It fires at once for a node judged down already; a node not heard of yet is waited
+        for. With ``notify``, the DOWN is also sent to that server's ``handle_info``.
+
+        Example::
+
+            down = await node.monitor_node("b").wait()
+        """
+        check_part("a node name", name)
+        peer = self.peers().get(name)
+        monitor = RemoteMonitor(self, "node", name, "" if peer is None else peer.node_id, notify)
+        self._monitors.add(monitor)
+        if peer is not None and peer.state is PeerState.DOWN:
+            monitor._fire(name, "node_down")
+        return monitor
+
+    async def monitor_global(
+        self, name: str, *, notify: otp.ServerRef[Any, Any] | None = None
+    ) -> RemoteMonitor:
+        """One :class:`RemoteDown` when the holder of the global ``name`` is gone.
+
+        The reason is ``node_down`` if its node went down, why it released the name
+        otherwise, and ``noproc`` at once if nobody holds it.
+
+        Example::
+
+            monitor = await node.monitor_global("leader")
+            print((await monitor.wait()).reason)
+        """
+        owner = await self.whereis_global(name)
+        monitor = RemoteMonitor(self, "name", name, "" if owner is None else owner.node_id, notify)
+        self._monitors.add(monitor)
+        if owner is None:
+            monitor._fire("", "noproc")
+        return monitor
+
+    # -- remote children -----------------------------------------------------------------
+
+    def _load(self, node_name: str) -> int:
+        return sum(1 for waiter in self._waiters.values() if waiter.node == node_name)
+
+    def _candidates(self, node_name: str | None, role: str | None) -> list[str]:
+        up = {
+            name: self._meta.get(name, _Meta()).roles
+            for name, peer in self.peers().items()
+            if peer.state is PeerState.UP
+        }
+        up[self.name] = self.roles
+        if node_name is not None and node_name in up:
+            return [node_name]
+        if role is None:
+            return []
+        return sorted(
+            (n for n, roles in up.items() if role in roles), key=lambda n: (self._load(n), n)
+        )
+
+    async def _place(self, node_name: str | None, role: str | None, wait: float) -> str:
+        with trio.move_on_after(wait):
+            while True:
+                candidates = self._candidates(node_name, role)
+                if candidates:
+                    return candidates[0]
+                await self._peer_changed.wait()
+        wanted = " or ".join(
+            part
+            for part in (
+                None if node_name is None else f"node {node_name!r}",
+                None if role is None else f"a node of role {role!r}",
+            )
+            if part
+        )
+        up = sorted(n for n, p in self.peers().items() if p.state is PeerState.UP)
+        msg = f"no {wanted} is up (up: {', '.join([self.name, *up])}; waited {wait:g} s)"
+        raise NoNodeAvailable(msg)
+
+    def _expect_exit(self, instance: str, node_name: str) -> ExitWaiter:
+        waiter = self._waiters[instance] = ExitWaiter(node_name)
+        return waiter
+
+    def _forget_exit(self, instance: str) -> None:
+        self._waiters.pop(instance, None)
+
+    def _remote_exit(self, payload: bytes) -> None:
+        try:
+            data = json.loads(payload)
+            instance, kind = str(data["instance"]), str(data["kind"])
+            description = str(data.get("description", ""))
+        except (ValueError, KeyError, TypeError):
+            logger.warning("node %r: an exit report that does not parse: %r", self.id, payload[:80])
+            return
+        waiter = self._waiters.get(instance)
+        if waiter is not None:
+            waiter.finish(kind, description)
+
+    async def _stop_remote(self, node_name: str, instance: str, timeout: float, why: str) -> None:  # noqa: ASYNC109
+        body = json.dumps({"instance": instance, "reason": why}).encode()
+        try:
+            await self.connection.request(
+                self._host.control_subject(node_name, "stop"), body, timeout=timeout
+            )
+        except (NoResponders, RequestTimeout, ConnectionClosed) as error:
+            # Unreachable: stop it when its node is heard again (if it ever is).
+            logger.warning("node %r could not stop a child on %r: %s", self.id, node_name, error)
+            self._abandoned.setdefault(node_name, set()).add(instance)
+
+    def _stop_stale(self, node_name: str) -> None:
+        for instance in self._abandoned.pop(node_name, set()):
+            logger.warning("node %r stops a stale child on %r (given up on)", self.id, node_name)
+            body = json.dumps({"instance": instance, "reason": "stale: replaced"}).encode()
+            with contextlib.suppress(ConnectionClosed):
+                self.connection.publish(self._host.control_subject(node_name, "stop"), body)
 
     # -- liveness ------------------------------------------------------------------------
 
@@ -249,15 +804,24 @@ class Node:
         """
         return {} if self._peers is None else self._peers.info()
 
+    def _heartbeat(self, sequence: int) -> bytes:
+        return json.dumps(
+            {
+                "node": self.id,
+                "seq": sequence,
+                "roles": sorted(self.roles),
+                "serves": sorted(self._serving),
+            }
+        ).encode()
+
     async def _beat(self, interval: float) -> None:
         subject = f"otp.{self.cluster}.hb.{self.name}"
         sequence = 0
         while True:
             if self.connection.connected:
                 sequence += 1
-                body = json.dumps({"node": self.id, "seq": sequence}).encode()
                 with contextlib.suppress(ConnectionClosed):
-                    self.connection.publish(subject, body)
+                    self.connection.publish(subject, self._heartbeat(sequence))
             await trio.sleep(interval)
 
     async def _hear(self, beats: Subscription) -> None:
@@ -267,42 +831,114 @@ class Node:
             if name == self.name:
                 continue
             try:
-                node_id = str(json.loads(message.payload)["node"])
+                data = json.loads(message.payload)
+                node_id = str(data["node"])
+                meta = _Meta(
+                    frozenset(map(str, data.get("roles", ()))),
+                    frozenset(map(str, data.get("serves", ()))),
+                )
             except (ValueError, KeyError, TypeError):
                 self._refuse(message, 'a heartbeat that is not {"node": ..., "seq": ...}')
                 continue
-            self._emit(self._peers.heartbeat(name, node_id))
+            events = self._peers.heartbeat(name, node_id)
+            self._meta[name] = meta
+            self._emit(events)
 
     async def _judge(self, interval: float) -> None:
         assert self._peers is not None
+        tick = interval / 4
+        last = trio.current_time()
+        reconnects = self.connection.statistics().reconnects
         while True:
-            await trio.sleep(interval / 4)
+            await trio.sleep(tick)
+            now = trio.current_time()
+            late, last = now - last - tick, now
             if not self.connection.connected:
                 if not self.partitioned:
                     logger.warning("node %r is cut off from the broker: partitioned", self.id)
                 self.partitioned = True
                 continue
-            if self.partitioned:
+            if self.partitioned or late > max(2 * interval, 1.0):
+                if not self.partitioned:
+                    logger.warning("node %r was itself paused for %.1f s", self.id, late)
                 self.partitioned = False
                 self._peers.resume_all()  # the silence was ours
-                logger.info("node %r is back in touch with the broker", self.id)
+                self._nursery.start_soon(self._verify_names)
                 continue
+            if self.connection.statistics().reconnects != reconnects:
+                reconnects = self.connection.statistics().reconnects
+                self._nursery.start_soon(self._verify_names)
             self._emit(self._peers.check())
+
+    async def _verify_names(self) -> None:
+        try:
+            await self._names.verify()
+        except (DistError, ConnectionClosed) as error:
+            logger.warning("node %r could not check its global names: %s", self.id, error)
 
     def _emit(self, events: list[PeerEvent]) -> None:
         for event in events:
             log = logger.warning if event.state is PeerState.DOWN else logger.info
             log("node %r: peer %r is %s (%s)", self.id, event.name, event.state.value, event.reason)
+            self._react(event)
             for hook in self._hooks:
                 try:
                     hook(event)
                 except Exception:
                     logger.exception("node %r: peer hook %r raised", self.id, hook)
+        if events:
+            self._peer_changed.set()
+            self._peer_changed = trio.Event()
+
+    def _react(self, event: PeerEvent) -> None:
+        if event.state is PeerState.UP:
+            if event.previous is PeerState.DOWN:
+                self._stop_stale(event.name)
+            return
+        if event.state is not PeerState.DOWN:
+            return
+        name, why = event.name, event.reason
+        if why == "restarted":
+            self._abandoned.pop(name, None)  # a new incarnation runs none of the old children
+        meta = self._meta.pop(name, _Meta())
+        self._fail_pending(name, meta.serves)
+        for instance, waiter in self._waiters.items():
+            if waiter.node == name and not waiter.done.is_set():
+                waiter.finish("node_down", why)
+                if why != "restarted":
+                    self._abandoned.setdefault(name, set()).add(instance)
+        self._host.owner_down(name, event.node_id)
+        prefix = f"otp.{self.cluster}.name."
+        names = [subject[len(prefix) :] for subject in meta.serves if subject.startswith(prefix)]
+        for monitor in list(self._monitors):
+            if monitor.node_id == event.node_id or (
+                monitor.kind == "node" and monitor.target == name
+            ):
+                monitor._fire(name, "node_down")
+        if names:
+            self._nursery.start_soon(self._names.release_node, name, event.node_id, names)
+
+    def _fail_pending(self, name: str, serves: frozenset[str]) -> None:
+        others = set(self._serving)
+        for peer, meta in self._meta.items():
+            if peer != name:
+                others |= meta.serves
+        for subject in serves - others:
+            for pending in self._pending.get(subject, ()):
+                pending.lost_with = name
+                pending.scope.cancel()
 
     @property
     def dead_letters(self) -> tuple[DeadLetter, ...]:
         """The messages this node refused on receipt, oldest first."""
         return tuple(self._dead)
+
+
+def _signer(payload: bytes) -> str:
+    try:
+        return str(json.loads(payload).get("node", "?"))
+    except (ValueError, AttributeError):
+        return "?"
 
 
 def _describe(error: BaseException) -> str:
@@ -328,10 +964,10 @@ class RemoteRef:
         reply = await node.remote("cache").call(("get", "k"), timeout=1.0)
     """
 
-    def __init__(self, node: Node, name: str, reply_type: Any) -> None:  # noqa: ANN401
+    def __init__(self, node: Node, name: str, reply_type: Any, subject: str) -> None:  # noqa: ANN401
         self.node = node
         self.name = name
-        self.subject = node.subject(name)
+        self.subject = subject
         self.reply_type = reply_type
 
     def __repr__(self) -> str:
@@ -351,6 +987,7 @@ class RemoteRef:
             otp.NoProc: No node exports the name (known in one round trip).
             otp.CallTimeout: No reply within ``timeout``; the remote handler is cancelled.
             RemoteError: The remote side failed (type, message and traceback).
+            NodeDown: The only node serving the name went down while the call waited.
 
         Example::
 
@@ -365,10 +1002,14 @@ class RemoteRef:
             "Otp-Correlation": correlation,
         }
         payload = self._payload(request)
+        pending = _Pending(trio.CancelScope())
+        waiting = self.node._pending.setdefault(self.subject, set())
+        waiting.add(pending)
         try:
-            reply = await connection.request(
-                self.subject, payload, headers=headers, timeout=timeout
-            )
+            with pending.scope:
+                reply = await connection.request(
+                    self.subject, payload, headers=headers, timeout=timeout
+                )
         except NoResponders:
             msg = f"no node of cluster {self.node.cluster!r} exports a server {self.name!r}"
             raise otp.NoProc(msg) from None
@@ -379,6 +1020,14 @@ class RemoteRef:
         except trio.Cancelled:
             self._cancel(correlation)
             raise
+        finally:
+            waiting.discard(pending)
+        if pending.lost_with is not None:
+            msg = (
+                f"remote server {self.name!r} was lost with node {pending.lost_with!r}, "
+                "which went down while the call waited"
+            )
+            raise NodeDown(msg, pending.lost_with)
         return self._unwrap(reply.payload)
 
     def _cancel(self, correlation: str) -> None:
@@ -430,6 +1079,7 @@ async def open_node(
     down_phi: float = 8.0,
     acceptable_pause: float = 1.0,
     on_peer: Sequence[Callable[[PeerEvent], object]] = (),
+    roles: Sequence[str] = (),
     **connection_options: Any,  # noqa: ANN401
 ) -> AsyncIterator[Node]:
     """Join ``cluster`` as node ``name`` through the NATS server at ``url``, for the block.
@@ -443,7 +1093,12 @@ async def open_node(
     and ``down`` at ``down_phi`` (``acceptable_pause`` seconds of silence are tolerated on
     top of the usual interval). Each change is a :class:`PeerEvent` for the ``on_peer``
     hooks. While this node's own link to the broker is down it is :attr:`Node.partitioned`
-    and judges nobody; back in touch, the silence is not held against the peers.
+    and judges nobody; back in touch (or after this process was itself paused), the
+    silence is not held against the peers.
+
+    Every node hosts remote children (see :func:`remote_child_spec`) that supervisors on
+    other nodes place on it, by its name or by one of its ``roles``. Tasks in the block
+    find the node with :func:`current_node`.
 
     Example::
 
@@ -451,13 +1106,21 @@ async def open_node(
             await node.export("resize", "resizer")
             await trio.sleep_forever()
     """
-    _check_part("a node name", name)
-    _check_part("a cluster name", cluster)
+    check_part("a node name", name)
+    check_part("a cluster name", cluster)
     async with (
         open_connection(url, name=name, **connection_options) as connection,
         trio.open_nursery() as nursery,
     ):
-        node = Node(connection, name, cluster, nursery, converter or cattrs.Converter())
+        node = Node(
+            connection,
+            name,
+            cluster,
+            nursery,
+            converter or cattrs.Converter(),
+            roles=frozenset(check_part("a role", role) for role in roles),
+            heartbeat_interval=heartbeat_interval,
+        )
         node._peers = Peers(
             interval=heartbeat_interval,
             suspect_phi=suspect_phi,
@@ -471,8 +1134,32 @@ async def open_node(
         nursery.start_soon(node._hear, connection.subscribe(f"otp.{cluster}.hb.*"))
         nursery.start_soon(node._beat, heartbeat_interval)
         nursery.start_soon(node._judge, heartbeat_interval)
+        releases = connection.subscribe(f"otp.{cluster}.names.released")
+        nursery.start_soon(node._watch_releases, releases)
+        host = node._host
+        host.supervisor = await nursery.start(
+            functools.partial(otp.dynamic_supervisor, host.template, name=f"otp.dist host {name}")
+        )
+        nursery.start_soon(host.serve, connection.subscribe(host.control_subject(name, "*")))
         await connection.flush()
+        token = _current.set(node)
         try:
             yield node
         finally:
+            _current.reset(token)
+            with trio.CancelScope(shield=True), trio.move_on_after(2 * heartbeat_interval + 1):
+                await _leave(node)
             nursery.cancel_scope.cancel()
+
+
+async def _leave(node: Node) -> None:
+    """Stop hosted children (their owners hear of it) and release the global names held."""
+    if node._host.supervisor is not None:
+        for info in node._host.supervisor.which_children():
+            with contextlib.suppress(otp.OtpError):
+                await node._host.supervisor.terminate_child(info.child)
+    for name in list(node._names.held):
+        node._unserve(node._name_subject(name))
+        await node._names.release(name, f"node {node.name!r} left the cluster")
+    with contextlib.suppress(ConnectionClosed, DistError):
+        await node.connection.flush()

@@ -41,12 +41,15 @@ def find_nats_server() -> Path | None:
 async def run_nats_server(
     *,
     args: tuple[str, ...] = (),
+    jetstream: bool = True,
     log: bool = False,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``nats-server`` on 127.0.0.1 on a free port until cancelled; ``started(url)``.
 
     ``args`` go to the binary (``("--auth", "s3cret")``); with ``log`` its log is shown.
+    ``jetstream`` (the default) enables JetStream, in memory and a temporary directory:
+    global names (:meth:`Node.register_global`) need it.
 
     Example::
 
@@ -61,6 +64,8 @@ async def run_nats_server(
         raise DistError(msg)
     with tempfile.TemporaryDirectory(prefix="otp-nats-") as directory:
         command = [str(binary), "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", directory]
+        if jetstream:
+            command += ["-js", "-sd", str(Path(directory) / "jetstream")]
         async with trio.open_nursery() as nursery:
             output = None if log else subprocess.DEVNULL
             process = await nursery.start(
