@@ -165,3 +165,14 @@ def test_a_long_pause_is_down_then_up_again(url: str) -> None:
     assert states[0] == ("up", "heartbeat")
     assert ("down", "node_down") in states
     assert states[-1] == ("up", "heartbeat")
+
+
+def test_a_peer_that_says_goodbye_is_down_at_once() -> None:
+    clock = Clock()
+    peers = Peers(interval=1.0, clock=clock)
+    beating(peers, clock, "b", "b@h:1", 3)
+    assert peers.leave("b", "b@h:0") == []  # not that incarnation
+    [event] = peers.leave("b", "b@h:1")
+    assert (event.state, event.reason) == (PeerState.DOWN, "left")
+    assert peers.leave("b", "b@h:1") == []
+    assert peers.info()["b"].state is PeerState.DOWN

@@ -7,6 +7,7 @@ Control subjects, for the node named ``<node>``:
   ``{"ok": {"node": id}}`` once the child runs (and holds its global name), or an error.
 * ``otp.<cluster>.control.<node>.stop`` (request): ``{"instance", "reason"}``; the reply
   comes once the child has stopped (within its shutdown limit).
+* ``otp.<cluster>.control.<node>.info`` (request): what the node hosts and holds.
 * ``otp.<cluster>.control.<owner>.exit`` (published by the host): ``{"instance", "kind",
   "description"}`` when a hosted child ends, for whatever reason.
 
@@ -62,6 +63,7 @@ class Host:
         self.node = node
         self.children: dict[str, _Hosted] = {}
         self.supervisor: otp.DynamicSupervisor | None = None
+        self.leaving = False
         self.template = otp.ChildSpec(
             "hosted", self._run_one, restart="temporary", type="supervisor"
         )
@@ -80,6 +82,20 @@ class Host:
                 self.node._nursery.start_soon(self._stop_request, message)
             elif verb == "exit":
                 self.node._remote_exit(message.payload)
+            elif verb == "info":
+                self._reply(message, {"ok": self.info()})
+
+    def info(self) -> dict[str, object]:
+        """What this node hosts and holds, for ``otp.<cluster>.control.<node>.info``."""
+        return {
+            "node": self.node.id,
+            "roles": sorted(self.node.roles),
+            "children": [
+                {"instance": h.instance, "id": str(h.child_id), "owner": h.owner_id}
+                for h in self.children.values()
+            ],
+            "names": sorted(self.node._names.held),
+        }
 
     def _reply(self, message: Any, body: dict[str, object]) -> None:  # noqa: ANN401
         if message.reply is None:
@@ -105,6 +121,9 @@ class Host:
             return
         if instance in self.children:
             self._reply(message, {"ok": {"node": self.node.id}})  # a retried request
+            return
+        if self.leaving:
+            self._error(message, "NodeLeaving", f"node {self.node.id!r} is leaving the cluster")
             return
         try:
             # Temporary and significant: the child's end ends its one-child supervisor.
@@ -145,7 +164,10 @@ class Host:
             if hosted.child is not None:
                 hosted.started = False  # the owner hears of it in the reply, not as an exit
                 await self.supervisor.terminate_child(hosted.child)
-            self._error(message, type(error).__name__, f"{type(error).__name__}: {error}")
+            root: BaseException = error
+            while isinstance(root, otp.StartError) and root.__cause__ is not None:
+                root = root.__cause__  # the child's own error, not the layers that wrap it
+            self._error(message, type(root).__name__, str(root))
             return
         self._reply(message, {"ok": {"node": self.node.id}})
 

@@ -719,6 +719,22 @@ class Node:
 
     # -- remote children -----------------------------------------------------------------
 
+    async def node_info(self, name: str, *, timeout: float = 2.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """What node ``name`` hosts (remote children) and holds (global names), from it.
+
+        Raises:
+            NoResponders: No node of that name is in the cluster.
+
+        Example::
+
+            info = await node.node_info("b")
+            print(info["children"], info["names"])
+        """
+        subject = self._host.control_subject(check_part("a node name", name), "info")
+        reply = await self.connection.request(subject, b"{}", timeout=timeout)
+        answer: dict[str, Any] = json.loads(reply.payload)["ok"]
+        return answer
+
     def _load(self, node_name: str) -> int:
         return sum(1 for waiter in self._waiters.values() if waiter.node == node_name)
 
@@ -744,16 +760,13 @@ class Node:
                 if candidates:
                     return candidates[0]
                 await self._peer_changed.wait()
-        wanted = " or ".join(
-            part
-            for part in (
-                None if node_name is None else f"node {node_name!r}",
-                None if role is None else f"a node of role {role!r}",
-            )
-            if part
-        )
+        wanted = [f"node {node_name!r}"] if node_name is not None else []
+        wanted += [f"role {role!r}"] if role is not None else []
         up = sorted(n for n, p in self.peers().items() if p.state is PeerState.UP)
-        msg = f"no {wanted} is up (up: {', '.join([self.name, *up])}; waited {wait:g} s)"
+        msg = (
+            f"no node is up for {' or '.join(wanted)} "
+            f"(up: {', '.join([self.name, *up])}; waited {wait:g} s)"
+        )
         raise NoNodeAvailable(msg)
 
     def _expect_exit(self, instance: str, node_name: str) -> ExitWaiter:
@@ -833,6 +846,9 @@ class Node:
             try:
                 data = json.loads(message.payload)
                 node_id = str(data["node"])
+                if data.get("leaving") is True:
+                    self._emit(self._peers.leave(name, node_id))
+                    continue
                 meta = _Meta(
                     frozenset(map(str, data.get("roles", ()))),
                     frozenset(map(str, data.get("serves", ()))),
@@ -898,14 +914,14 @@ class Node:
         if event.state is not PeerState.DOWN:
             return
         name, why = event.name, event.reason
-        if why == "restarted":
-            self._abandoned.pop(name, None)  # a new incarnation runs none of the old children
+        if why in {"restarted", "left"}:
+            self._abandoned.pop(name, None)  # it runs none of the old children any more
         meta = self._meta.pop(name, _Meta())
         self._fail_pending(name, meta.serves)
         for instance, waiter in self._waiters.items():
             if waiter.node == name and not waiter.done.is_set():
                 waiter.finish("node_down", why)
-                if why != "restarted":
+                if why not in {"restarted", "left"}:
                     self._abandoned.setdefault(name, set()).add(instance)
         self._host.owner_down(name, event.node_id)
         prefix = f"otp.{self.cluster}.name."
@@ -1129,6 +1145,7 @@ async def open_node(
             clock=trio.current_time,
         )
         node._hooks = tuple(on_peer)
+        token = _current.set(node)  # before any task starts: hosted children see it too
         cancels = connection.subscribe(f"otp.{cluster}.cancel")
         nursery.start_soon(node._watch_cancels, cancels)
         nursery.start_soon(node._hear, connection.subscribe(f"otp.{cluster}.hb.*"))
@@ -1142,7 +1159,6 @@ async def open_node(
         )
         nursery.start_soon(host.serve, connection.subscribe(host.control_subject(name, "*")))
         await connection.flush()
-        token = _current.set(node)
         try:
             yield node
         finally:
@@ -1153,7 +1169,12 @@ async def open_node(
 
 
 async def _leave(node: Node) -> None:
-    """Stop hosted children (their owners hear of it) and release the global names held."""
+    """Say goodbye, stop hosted children (owners hear of it), release the global names held."""
+    node._host.leaving = True
+    goodbye = json.dumps({"node": node.id, "leaving": True}).encode()
+    with contextlib.suppress(ConnectionClosed, DistError):
+        node.connection.publish(f"otp.{node.cluster}.hb.{node.name}", goodbye)
+        await node.connection.flush()  # peers know before the children's ends reach owners
     if node._host.supervisor is not None:
         for info in node._host.supervisor.which_children():
             with contextlib.suppress(otp.OtpError):

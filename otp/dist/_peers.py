@@ -58,7 +58,8 @@ class PeerEvent:
     """A peer changed state (``previous`` is ``None`` when it was first heard of).
 
     ``reason`` is ``"heartbeat"`` (heard again), ``"silent"`` (suspect), ``"node_down"``
-    (silent past the threshold) or ``"restarted"`` (a new incarnation replaced it).
+    (silent past the threshold), ``"restarted"`` (a new incarnation replaced it) or
+    ``"left"`` (it said goodbye as it left the cluster).
 
     Example::
 
@@ -152,6 +153,15 @@ class Peers:
             events.append(PeerEvent(name, node_id, peer.state, PeerState.UP, "heartbeat", now))
             peer.state = PeerState.UP
         return events
+
+    def leave(self, name: str, node_id: str) -> list[PeerEvent]:
+        """``name`` (incarnation ``node_id``) said it is leaving: it is down at once."""
+        peer = self._peers.get(name)
+        if peer is None or peer.node_id != node_id or peer.state is PeerState.DOWN:
+            return []
+        event = PeerEvent(name, node_id, peer.state, PeerState.DOWN, "left", self._clock())
+        peer.state = PeerState.DOWN  # its next incarnation (a new id) is heard of afresh
+        return [event]
 
     def check(self) -> list[PeerEvent]:
         """Move peers whose silence grew to ``suspect`` or ``down``."""

@@ -54,8 +54,8 @@ class RemoteChild:
 
     Example::
 
-        info = sup.which_children()[0]
-        print(info.value.node)   # the node it was placed on
+        child = sup.which_children()[0].child
+        print(child.value.node)   # the node it was placed on
     """
 
     instance: str
