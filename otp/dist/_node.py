@@ -390,12 +390,14 @@ class Node:
         scope = trio.CancelScope()
         self._serving[subject] = scope
         self._nursery.start_soon(self._serve, scope, label, ref, requests, request_type, sign)
+        self._announce_serves()
         await self.connection.flush()  # the server knows of the subscription: calls reach it
 
     def _unserve(self, subject: str) -> None:
         scope = self._serving.pop(subject, None)
         if scope is not None:
             scope.cancel()
+            self._announce_serves()
 
     async def _serve(  # noqa: PLR0917  (a task's arguments, given by start_soon)
         self,
@@ -817,15 +819,24 @@ class Node:
         """
         return {} if self._peers is None else self._peers.info()
 
-    def _heartbeat(self, sequence: int) -> bytes:
-        return json.dumps(
-            {
-                "node": self.id,
-                "seq": sequence,
-                "roles": sorted(self.roles),
-                "serves": sorted(self._serving),
-            }
-        ).encode()
+    def _heartbeat(self, sequence: int, *, update: bool = False) -> bytes:
+        beat: dict[str, object] = {
+            "node": self.id,
+            "seq": sequence,
+            "roles": sorted(self.roles),
+            "serves": sorted(self._serving),
+        }
+        if update:
+            beat["update"] = True
+        return json.dumps(beat).encode()
+
+    def _announce_serves(self) -> None:
+        # At once, not at the next beat: a caller of a name served from now on must know
+        # whose loss ends its call.
+        with contextlib.suppress(ConnectionClosed):
+            self.connection.publish(
+                f"otp.{self.cluster}.hb.{self.name}", self._heartbeat(0, update=True)
+            )
 
     async def _beat(self, interval: float) -> None:
         subject = f"otp.{self.cluster}.hb.{self.name}"
@@ -853,6 +864,10 @@ class Node:
                     frozenset(map(str, data.get("roles", ()))),
                     frozenset(map(str, data.get("serves", ()))),
                 )
+                if data.get("update") is True:  # what it serves changed: not a beat
+                    if name in self._meta:
+                        self._meta[name] = meta
+                    continue
             except (ValueError, KeyError, TypeError):
                 self._refuse(message, 'a heartbeat that is not {"node": ..., "seq": ...}')
                 continue
@@ -887,10 +902,15 @@ class Node:
             self._emit(self._peers.check())
 
     async def _verify_names(self) -> None:
-        try:
-            await self._names.verify()
-        except (DistError, ConnectionClosed) as error:
-            logger.warning("node %r could not check its global names: %s", self.id, error)
+        # A restarted broker may take a moment to have JetStream again: try for a while.
+        for _ in range(20):
+            try:
+                await self._names.verify()
+            except (DistError, ConnectionClosed) as error:
+                logger.warning("node %r could not check its global names: %s", self.id, error)
+                await trio.sleep(self.heartbeat_interval)
+            else:
+                return
 
     def _emit(self, events: list[PeerEvent]) -> None:
         for event in events:
