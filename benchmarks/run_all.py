@@ -40,6 +40,7 @@ BENCHMARKS = (
     "bench_pool",
     "bench_tools",
     "bench_dist",
+    "bench_dist_failover",
 )
 
 

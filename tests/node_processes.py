@@ -1,4 +1,4 @@
-"""Node processes for the tests: ``python -m otp.dist node`` started and stopped, every wait bounded."""
+"""Node processes for tests: ``python -m otp.dist node`` started and stopped, waits bounded."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def where(sup: otp.Supervisor) -> str | None:
 
 
 async def until(check: Callable[[], Awaitable[bool]]) -> None:
-    while not await check():
+    while not await check():  # noqa: ASYNC110  (polling another process, bounded by run_for)
         await trio.sleep(0.05)
 
 

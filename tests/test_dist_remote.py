@@ -16,6 +16,7 @@ import trio
 import otp
 import otp.dist
 from otp.dist import open_node, remote_child_spec
+from otp.dist._remote import declare
 
 from .nats_broker import nats_server
 from .test_dist_client import run
@@ -37,7 +38,7 @@ async def node(url: str, name: str, **options: Any) -> AsyncIterator[otp.dist.No
 
 
 async def heard(observer: otp.dist.Node, *names: str) -> None:
-    while not set(names) <= {n for n, p in observer.peers().items() if p.state == "up"}:
+    while not set(names) <= {n for n, p in observer.peers().items() if p.state == "up"}:  # noqa: ASYNC110
         await trio.sleep(0.02)
 
 
@@ -92,8 +93,6 @@ def cache(**options: Any) -> otp.ChildSpec:
     ],
 )
 def test_a_bad_remote_child_fails_at_declaration(spec: Any, problem: str) -> None:
-    from otp.dist._remote import declare
-
     with pytest.raises(otp.dist.DistDeclarationError, match=problem):
         declare(spec)
 
@@ -111,7 +110,7 @@ def test_a_remote_child_outside_a_node_says_where_it_must_run() -> None:
         async with otp.open_supervisor([cache(node="b")]):
             pass
 
-    with pytest.raises(otp.StartError, match="inside an `async with otp.dist.open_node"):
+    with pytest.raises(otp.StartError, match=r"inside an `async with otp\.dist\.open_node"):
         trio.run(main)
 
 
@@ -161,7 +160,7 @@ def test_a_remote_crash_is_restarted_by_the_local_supervisor(url: str) -> None:
                 first = placed(sup)
                 with pytest.raises(otp.dist.RemoteError, match="asked to crash"):
                     await a.global_ref("cache").call("crash")
-                while placed(sup) in (None, first):
+                while placed(sup) in (None, first):  # noqa: ASYNC110  (polling, bounded)
                     await trio.sleep(0.02)
                 return events, await a.global_ref("cache").call("whoami")
 
@@ -301,20 +300,25 @@ class Member(otp.GenServer[Any, Any]):
 def test_a_broadcast_reports_each_members_reply_error_or_silence(url: str) -> None:
     async def main() -> tuple[Any, Any, Any]:
         specs = [Member.child_spec(t, name=f"m{t}") for t in "abc"]
-        async with otp.open_supervisor(specs):
-            async with node(url, "a") as a, node(url, "b") as b, node(url, "c") as c:
-                for member, tag in ((a, "a"), (b, "b"), (c, "c")):
-                    await member.join("workers", f"m{tag}")
-                while a.members("workers") != {"a", "b", "c"}:
-                    await trio.sleep(0.02)
-                good = await a.broadcast("workers", "ping", timeout=2)
-                bad = await a.broadcast("workers", "fail", timeout=0.5)
-                with pytest.raises(otp.dist.PartialBroadcast, match="2 did not") as partial:
-                    bad.check()
-                return good, bad, partial.value.result
+        async with (
+            otp.open_supervisor(specs),
+            node(url, "a") as a,
+            node(url, "b") as b,
+            node(url, "c") as c,
+        ):
+            for member, tag in ((a, "a"), (b, "b"), (c, "c")):
+                await member.join("workers", f"m{tag}")
+            while a.members("workers") != {"a", "b", "c"}:  # noqa: ASYNC110
+                await trio.sleep(0.02)
+            good = await a.broadcast("workers", "ping", timeout=2)
+            bad = await a.broadcast("workers", "fail", timeout=0.5)
+            with pytest.raises(otp.dist.PartialBroadcast, match="2 did not") as partial:
+                bad.check()
+            return good, bad, partial.value.result
 
     good, bad, reported = run(main)
-    assert good.ok and good.check() is good
+    assert good.ok
+    assert good.check() is good
     assert good.replies == {"a": ["a", "ping"], "b": ["b", "ping"], "c": ["c", "ping"]}
     assert bad.replies == {"a": ["a", "fail"]}
     assert bad.errors["b"].type == "ServerExited"  # what a local caller would get
