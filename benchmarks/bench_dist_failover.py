@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+import trio.lowlevel
 from _common import (
     Figures,
     fmt,
@@ -48,8 +49,6 @@ import otp.dist
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-import trio.lowlevel
 
 from tests.node_processes import start_node, stop_node  # noqa: E402  (bounded node processes)
 
@@ -175,7 +174,10 @@ def report(result: Figures, kills: int, heartbeat: float) -> str:
             f"Failover: {kills} kills, heartbeats every {heartbeat:g} s",
             format_table(["variant", "median ms", "p99 ms"], rows),
             f"Ratio (failover / local restart): {result['otp/raw']:,.0f}x: detection dominates.",
-            f"Issue 11 bound: within 5 s at 1 s heartbeats -> max {result['otp.failover.max_s']:.2f} s",
+            (
+                "Issue 11 bound: within 5 s at 1 s heartbeats -> "
+                f"max {result['otp.failover.max_s']:.2f} s"
+            ),
         ]
     )
 

@@ -20,6 +20,7 @@ Example::
             ...
 """
 
+from ._cli import check_tree as check_tree
 from ._client import Connection as Connection
 from ._client import ConnectionStatistics as ConnectionStatistics
 from ._client import Subscription as Subscription
@@ -59,6 +60,7 @@ from ._server import find_nats_server as find_nats_server
 from ._server import run_nats_server as run_nats_server
 
 __all__ = [
+    "check_tree",
     "BroadcastResult",
     "ConnectError",
     "Connection",

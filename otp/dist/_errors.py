@@ -173,7 +173,7 @@ class NameTaken(DistError):
 
 @classify(CALL)
 class PartialBroadcast(DistError):
-    """Some members of a group failed or did not answer a broadcast; see :attr:`result`.
+    """Some members of a group failed or did not answer a broadcast; see ``result``.
 
     Example::
 
