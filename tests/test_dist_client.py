@@ -221,8 +221,13 @@ def test_the_command_line_starts_a_server_and_prints_its_url() -> None:
                 await c.flush()
 
         run(main)
-    finally:
         process.terminate()
+        assert process.wait(timeout=LIMIT) == 0  # it stopped its nats-server, then itself
+        with pytest.raises(otp.dist.ConnectError):
+            run(main)  # the broker is gone with it, not orphaned
+    finally:
+        if process.poll() is None:
+            process.kill()
         process.wait(timeout=LIMIT)
         if process.stdout is not None:
             process.stdout.close()

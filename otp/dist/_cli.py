@@ -54,9 +54,14 @@ def check_tree(tree: otp.Tree) -> None:
 
 
 async def _serve(args: tuple[str, ...]) -> None:
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(functools.partial(run_nats_server, args=args))
-        print(f"nats-server: {url}", flush=True)  # noqa: T201  (what the command is for)
+    # SIGTERM too: dying of it untrapped would orphan the nats-server process.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(functools.partial(run_nats_server, args=args))
+            print(f"nats-server: {url}", flush=True)  # noqa: T201  (what the command is for)
+            async for _ in signals:
+                nursery.cancel_scope.cancel()
+                break
 
 
 async def _node(options: argparse.Namespace, tree: otp.Tree | None) -> None:

@@ -32,6 +32,7 @@ import otp
 from ._errors import ConnectionClosed, DistError
 
 if TYPE_CHECKING:
+    from ._names import Holding
     from ._node import Node
 
 __all__ = ["Host"]
@@ -53,6 +54,7 @@ class _Hosted:
     kind: str = "shutdown"
     description: str = "stopped"
     stopped_because: str | None = None
+    holding: Holding | None = None
 
 
 @final
@@ -154,7 +156,7 @@ class Host:
             hosted.started = True  # from here on, its end is reported to the owner
             if hosted.global_name is not None:
                 assert hosted.local_name is not None  # checked by the owner
-                await self.node._hold_global(
+                hosted.holding = await self.node._hold_global(
                     hosted.global_name,
                     otp.named(hosted.local_name),
                     on_lost=lambda why: self.stop(hosted, why),
@@ -198,9 +200,9 @@ class Host:
 
     def _ended(self, hosted: _Hosted) -> None:
         self.children.pop(hosted.instance, None)
-        if hosted.global_name is not None:
+        if hosted.global_name is not None and hosted.holding is not None:
             self.node._nursery.start_soon(
-                self.node._names.release, hosted.global_name, "its server ended"
+                self.node._names.release, hosted.global_name, "its server ended", hosted.holding
             )
         if not hosted.started:
             return
@@ -217,7 +219,10 @@ class Host:
     async def _terminate(self, hosted: _Hosted, why: str) -> None:
         hosted.stopped_because = hosted.stopped_because or why
         if hosted.child is not None and self.supervisor is not None:
-            await self.supervisor.terminate_child(hosted.child)
+            try:
+                await self.supervisor.terminate_child(hosted.child)  # fine if it has ended
+            except otp.OtpError as error:  # the host itself is stopping: it stops them all
+                logger.info("node %r: %r stops with its host: %s", self.node.id, hosted.child_id, error)
 
     def stop(self, hosted: _Hosted, why: str) -> None:
         """Stop ``hosted`` in the background (it may be called from a sync hook)."""

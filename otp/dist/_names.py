@@ -32,7 +32,7 @@ from ._peers import PeerState
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["GlobalNames", "Owner"]
+__all__ = ["GlobalNames", "Holding", "Owner"]
 
 logger = logging.getLogger("otp.dist")
 
@@ -63,8 +63,10 @@ def _owner(entry: Entry) -> Owner | None:
         return None
 
 
-@attrs.define
-class _Held:
+@attrs.define(eq=False)
+class Holding:
+    """This node's hold on one name (compared by identity: a later hold is another)."""
+
     revision: int
     on_lost: Callable[[str], object] | None
 
@@ -76,7 +78,7 @@ class GlobalNames:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.kv = KeyValue(node.connection, f"otp_{node.cluster}_names")
-        self.held: dict[str, _Held] = {}
+        self.held: dict[str, Holding] = {}
         self._ready = False
         self.conflicts = 0
 
@@ -102,8 +104,8 @@ class GlobalNames:
 
     async def claim(
         self, name: str, on_lost: Callable[[str], object] | None, *, wait: float
-    ) -> int:
-        """Register ``name`` to this node; its revision. Takes over a down owner's entry.
+    ) -> Holding:
+        """Register ``name`` to this node; the holding. Takes over a down owner's entry.
 
         While the holder is only ``suspect`` it waits up to ``wait`` seconds for a verdict.
         """
@@ -124,8 +126,8 @@ class GlobalNames:
                 await trio.sleep(self.node.heartbeat_interval / 4)
         if patience.cancelled_caught:
             raise self._taken(name, None)
-        self.held[name] = _Held(revision, on_lost)
-        return revision
+        held = self.held[name] = Holding(revision, on_lost)
+        return held
 
     def _taken(self, name: str, owner: Owner | None) -> NameTaken:
         holder = "another node" if owner is None else repr(owner.node_id)
@@ -141,11 +143,16 @@ class GlobalNames:
         self.node._announce_release(name, why)
         return True
 
-    async def release(self, name: str, why: str) -> None:
-        """Give up a name this node holds (if it still does)."""
-        held = self.held.pop(name, None)
-        if held is None:
+    async def release(self, name: str, why: str, holding: Holding | None = None) -> None:
+        """Give up a name this node holds, and stop answering to it.
+
+        With ``holding``, only that holding (not a later one of the same name).
+        """
+        held = self.held.get(name)
+        if held is None or (holding is not None and held is not holding):
             return
+        del self.held[name]
+        self.node._unserve(self.node._name_subject(name))
         try:
             await self._delete(name, held.revision, why)
         except (KeyValueError, ConnectionClosed, DistError) as error:
@@ -196,6 +203,7 @@ class GlobalNames:
                 who,
             )
             del self.held[name]
+            self.node._unserve(self.node._name_subject(name))  # one answer per name
             if held.on_lost is not None:
                 held.on_lost(f"the global name {name!r} was taken over by {who}")
 

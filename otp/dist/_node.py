@@ -55,7 +55,7 @@ from ._errors import (
     RequestTimeout,
 )
 from ._host import Host
-from ._names import GlobalNames, Owner
+from ._names import GlobalNames, Holding, Owner
 from ._peers import PeerEvent, PeerInfo, Peers, PeerState
 from ._protocol import Msg
 
@@ -529,7 +529,7 @@ class Node:
         *,
         request_type: Any = None,  # noqa: ANN401
         on_lost: Callable[[str], object] | None = None,
-    ) -> None:
+    ) -> Holding:
         subject = self._name_subject(name)
         if name in self._names.held:
             msg = f"node {self.id!r} already holds the global name {name!r}"
@@ -537,15 +537,14 @@ class Node:
         if not ref.alive:
             msg = f"cannot register the global name {name!r}: {ref.description} is not running"
             raise otp.NoProc(msg)
-        await self._names.claim(name, on_lost, wait=2 * self.heartbeat_interval + 1)
+        holding = await self._names.claim(name, on_lost, wait=2 * self.heartbeat_interval + 1)
         await self._serve_subject(subject, name, ref, request_type)
-        self._nursery.start_soon(self._release_when_down, name, otp.monitor(ref))
+        self._nursery.start_soon(self._release_when_down, name, otp.monitor(ref), holding)
+        return holding
 
-    async def _release_when_down(self, name: str, monitor: otp.Monitor) -> None:
+    async def _release_when_down(self, name: str, monitor: otp.Monitor, holding: Holding) -> None:
         await monitor.wait()
-        if name in self._names.held:
-            self._unserve(self._name_subject(name))
-            await self._names.release(name, "its server ended")
+        await self._names.release(name, "its server ended", holding)
 
     async def unregister_global(self, name: str) -> None:
         """Release the global ``name`` this node holds (nothing if it does not).
@@ -554,7 +553,6 @@ class Node:
 
             await node.unregister_global("leader")
         """
-        self._unserve(self._name_subject(name))
         await self._names.release(name, "unregistered")
 
     async def whereis_global(self, name: str) -> Owner | None:
@@ -1200,7 +1198,6 @@ async def _leave(node: Node) -> None:
             with contextlib.suppress(otp.OtpError):
                 await node._host.supervisor.terminate_child(info.child)
     for name in list(node._names.held):
-        node._unserve(node._name_subject(name))
         await node._names.release(name, f"node {node.name!r} left the cluster")
     with contextlib.suppress(ConnectionClosed, DistError):
         await node.connection.flush()
