@@ -7,11 +7,16 @@ headers, and keepalive PINGs, all in the block's nursery. :func:`run_nats_server
 real ``nats-server`` binary on loopback (``python -m otp.dist server``). :func:`open_node`
 joins a cluster: :meth:`Node.export` serves a local server under a cluster name and
 :meth:`Node.remote` calls one from anywhere, with the caller's deadline carried along.
-Heartbeats into phi, node-down handling and global names come next (issue 11).
+Heartbeats feed each peer's phi detector; :func:`remote_child_spec` gives a supervisor a
+child on another node, restarted elsewhere when that node goes down; global names,
+broadcasts and remote monitors complete it (see ``docs/distribution.md``).
 
 The path of a message, by module: ``_client`` queues the frame ``_protocol`` encodes and
 its writer task sends it; its reader task feeds what arrives to ``_protocol``'s parser and
-hands each message to its subscription or waiting request.
+hands each message to its subscription or waiting request. The path of a node's crash:
+``_node`` hears the silence (``_peers``: phi), fails the calls it served (``_ref``),
+releases its names (``_names`` over ``_kv``), and ends the proxies (``_remote``) of the
+children it hosted (``_host``), whose supervisors restart them elsewhere.
 
 Example::
 
@@ -38,13 +43,12 @@ from ._errors import ProtocolError as ProtocolError
 from ._errors import RemoteChildFailed as RemoteChildFailed
 from ._errors import RemoteError as RemoteError
 from ._errors import RequestTimeout as RequestTimeout
+from ._groups import BroadcastResult as BroadcastResult
+from ._monitors import RemoteDown as RemoteDown
+from ._monitors import RemoteMonitor as RemoteMonitor
 from ._names import Owner as Owner
-from ._node import BroadcastResult as BroadcastResult
 from ._node import DeadLetter as DeadLetter
 from ._node import Node as Node
-from ._node import RemoteDown as RemoteDown
-from ._node import RemoteMonitor as RemoteMonitor
-from ._node import RemoteRef as RemoteRef
 from ._node import current_node as current_node
 from ._node import open_node as open_node
 from ._peers import PeerEvent as PeerEvent
@@ -53,6 +57,7 @@ from ._peers import Peers as Peers
 from ._peers import PeerState as PeerState
 from ._protocol import Msg as Msg
 from ._protocol import Parser as Parser
+from ._ref import RemoteRef as RemoteRef
 from ._remote import RemoteChild as RemoteChild
 from ._remote import remote_child as remote_child
 from ._remote import remote_child_spec as remote_child_spec
@@ -60,7 +65,6 @@ from ._server import find_nats_server as find_nats_server
 from ._server import run_nats_server as run_nats_server
 
 __all__ = [
-    "check_tree",
     "BroadcastResult",
     "ConnectError",
     "Connection",
@@ -91,6 +95,7 @@ __all__ = [
     "RemoteRef",
     "RequestTimeout",
     "Subscription",
+    "check_tree",
     "current_node",
     "find_nats_server",
     "open_connection",

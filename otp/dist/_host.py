@@ -222,7 +222,9 @@ class Host:
             try:
                 await self.supervisor.terminate_child(hosted.child)  # fine if it has ended
             except otp.OtpError as error:  # the host itself is stopping: it stops them all
-                logger.info("node %r: %r stops with its host: %s", self.node.id, hosted.child_id, error)
+                logger.info(
+                    "node %r: %r stops with its host: %s", self.node.id, hosted.child_id, error
+                )
 
     def stop(self, hosted: _Hosted, why: str) -> None:
         """Stop ``hosted`` in the background (it may be called from a sync hook)."""

@@ -30,8 +30,7 @@ import logging
 import os
 import secrets
 import socket
-import traceback
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, final
 
@@ -49,30 +48,22 @@ from ._errors import (
     NodeDown,
     NoNodeAvailable,
     NoResponders,
-    PartialBroadcast,
     RemoteChildFailed,
     RemoteError,
     RequestTimeout,
 )
+from ._groups import BroadcastResult
 from ._host import Host
+from ._monitors import RemoteMonitor
 from ._names import GlobalNames, Holding, Owner
 from ._peers import PeerEvent, PeerInfo, Peers, PeerState
 from ._protocol import Msg
+from ._ref import PROTOCOL, Pending, RemoteRef, describe, error_envelope, signer
 
-__all__ = [
-    "BroadcastResult",
-    "DeadLetter",
-    "Node",
-    "RemoteDown",
-    "RemoteMonitor",
-    "RemoteRef",
-    "current_node",
-    "open_node",
-]
+__all__ = ["DeadLetter", "Node", "current_node", "open_node"]
 
 logger = logging.getLogger("otp.dist")
 
-PROTOCOL = "1"
 _NAME_PART = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -123,125 +114,6 @@ class DeadLetter:
     payload: bytes
 
 
-@final
-@attrs.frozen
-class RemoteDown:
-    """A remote monitor fired: ``target`` (a node or a global name) is gone, and why.
-
-    ``reason`` is ``"node_down"`` when the node was judged down (or restarted), ``"noproc"``
-    when a global name had no owner, or why its owner released it.
-
-    Example::
-
-        down = await node.monitor_node("b").wait()
-        assert down.reason == "node_down"
-    """
-
-    target: str
-    node: str
-    reason: str
-
-
-@final
-class RemoteMonitor:
-    """A watch on a node or a global name: exactly one :class:`RemoteDown`.
-
-    Made by :meth:`Node.monitor_node` or :meth:`Node.monitor_global`.
-
-    Example::
-
-        monitor = await node.monitor_global("leader")
-        down = await monitor.wait()
-    """
-
-    __slots__ = ("_event", "_node", "_notify", "down", "kind", "node_id", "target")
-
-    def __init__(
-        self,
-        node: Node,
-        kind: str,
-        target: str,
-        node_id: str,
-        notify: otp.ServerRef[Any, Any] | None,
-    ) -> None:
-        self._node = node
-        self._event = trio.Event()
-        self._notify = notify
-        self.kind = kind
-        self.target = target
-        self.node_id = node_id
-        self.down: RemoteDown | None = None
-
-    def __repr__(self) -> str:
-        return f"<otp.dist.RemoteMonitor of {self.kind} {self.target!r}>"
-
-    @property
-    def active(self) -> bool:
-        """Whether it has neither fired nor been cancelled."""
-        return self in self._node._monitors
-
-    async def wait(self) -> RemoteDown:
-        """Wait for the DOWN (at once if it has fired already)."""
-        await self._event.wait()
-        assert self.down is not None
-        return self.down
-
-    def cancel(self) -> bool:
-        """Stop watching; ``True`` if it had not fired yet."""
-        if self in self._node._monitors:
-            self._node._monitors.discard(self)
-            return True
-        return False
-
-    def _fire(self, node: str, reason: str) -> None:
-        self._node._monitors.discard(self)
-        self.down = RemoteDown(self.target, node, reason)
-        self._event.set()
-        if self._notify is not None:
-            with contextlib.suppress(otp.NoProc):
-                self._notify.send(self.down)
-
-
-@final
-@attrs.frozen
-class BroadcastResult:
-    """What each member of a group answered to a broadcast.
-
-    Attributes:
-        replies: The replies, by member node name.
-        errors: The members whose server failed, with the :class:`RemoteError`.
-        missing: The members expected (up, and in the group) that did not answer in time.
-
-    Example::
-
-        result = await node.broadcast("caches", "clear", timeout=1)
-        print(sorted(result.replies), result.errors, result.missing)
-        result.check()  # raises PartialBroadcast unless every member answered
-    """
-
-    group: str
-    replies: Mapping[str, Any]
-    errors: Mapping[str, RemoteError]
-    missing: frozenset[str]
-
-    @property
-    def ok(self) -> bool:
-        """Whether every expected member answered without an error."""
-        return not self.errors and not self.missing
-
-    def check(self) -> BroadcastResult:
-        """Return ``self`` if :attr:`ok`, else raise :class:`PartialBroadcast`."""
-        if self.ok:
-            return self
-        parts = [f"{name}: {error.type}" for name, error in sorted(self.errors.items())]
-        parts += [f"{name}: no answer" for name in sorted(self.missing)]
-        msg = (
-            f"broadcast to group {self.group!r}: {len(self.replies)} answered, "
-            f"{len(self.errors) + len(self.missing)} did not ({'; '.join(parts)})"
-        )
-        raise PartialBroadcast(msg, self)
-
-
 class ExitWaiter:
     """A remote child's proxy waits on this: set by the child's end or its node's."""
 
@@ -269,14 +141,6 @@ class ExitWaiter:
             raise NodeDown(msg, self.node)
         msg = f"{where} exited: {self.description}"
         raise RemoteChildFailed(msg, self.node, self.kind)
-
-
-class _Pending:
-    __slots__ = ("lost_with", "scope")
-
-    def __init__(self, scope: trio.CancelScope) -> None:
-        self.scope = scope
-        self.lost_with: str | None = None
 
 
 @attrs.define
@@ -325,7 +189,7 @@ class Node:
         self._peers: Peers | None = None
         self._meta: dict[str, _Meta] = {}
         self._hooks: tuple[Callable[[PeerEvent], object], ...] = ()
-        self._pending: dict[str, set[_Pending]] = {}
+        self._pending: dict[str, set[Pending]] = {}
         self._waiters: dict[str, ExitWaiter] = {}
         self._abandoned: dict[str, set[str]] = {}
         self._monitors: set[RemoteMonitor] = set()
@@ -432,7 +296,7 @@ class Node:
             data = json.loads(message.payload)
             request = data if request_type is None else self.converter.structure(data, request_type)
         except (ValueError, TypeError, cattrs.BaseValidationError) as error:
-            self._refuse(message, f"invalid request for {name!r}: {_describe(error)}")
+            self._refuse(message, f"invalid request for {name!r}: {describe(error)}")
             return
         if headers.get("Otp-Kind") == "cast":
             try:
@@ -447,9 +311,9 @@ class Node:
                 reply = await ref.call(request, timeout=None)  # the caller's deadline rules
                 envelope: dict[str, object] = {"ok": self.converter.unstructure(reply)}
             except otp.OtpError as error:
-                envelope = {"error": _error(error)}
+                envelope = {"error": error_envelope(error)}
             except Exception as error:  # noqa: BLE001  (reported to the caller, not ours)
-                envelope = {"error": _error(error)}
+                envelope = {"error": error_envelope(error)}
             finally:
                 self._in_flight.pop(correlation, None)
         if scope.cancelled_caught or message.reply is None:
@@ -459,7 +323,7 @@ class Node:
         try:
             body = json.dumps(envelope).encode()
         except (TypeError, ValueError) as error:
-            body = json.dumps({"error": _error(error), "node": self.name}).encode()
+            body = json.dumps({"error": error_envelope(error), "node": self.name}).encode()
         try:
             self.connection.publish(message.reply, body)
         except ConnectionClosed:
@@ -667,7 +531,7 @@ class Node:
                 )
                 while expected - replies.keys() - errors.keys():
                     message = await answers.next()
-                    member = _signer(message.payload)
+                    member = signer(message.payload)
                     try:
                         replies[member] = ref._unwrap(message.payload)
                     except RemoteError as error:
@@ -966,139 +830,6 @@ class Node:
     def dead_letters(self) -> tuple[DeadLetter, ...]:
         """The messages this node refused on receipt, oldest first."""
         return tuple(self._dead)
-
-
-def _signer(payload: bytes) -> str:
-    try:
-        return str(json.loads(payload).get("node", "?"))
-    except (ValueError, AttributeError):
-        return "?"
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(error)) or str(error)
-    return f"{type(error).__name__}: {error}"
-
-
-def _error(error: BaseException) -> dict[str, str]:
-    return {
-        "type": type(error).__name__,
-        "message": str(error),
-        "traceback": "".join(traceback.format_exception(error)),
-    }
-
-
-@final
-class RemoteRef:
-    """Calls and casts to a server exported under a cluster name, like a local ref's.
-
-    Example::
-
-        reply = await node.remote("cache").call(("get", "k"), timeout=1.0)
-    """
-
-    def __init__(self, node: Node, name: str, reply_type: Any, subject: str) -> None:  # noqa: ANN401
-        self.node = node
-        self.name = name
-        self.subject = subject
-        self.reply_type = reply_type
-
-    def __repr__(self) -> str:
-        return f"<otp.dist.RemoteRef {self.name!r} in {self.node.cluster!r}>"
-
-    def _payload(self, message: object) -> bytes:
-        try:
-            return json.dumps(self.node.converter.unstructure(message)).encode()
-        except (TypeError, ValueError) as error:
-            msg = f"a message to {self.name!r} must be JSON-able through cattrs: {error}"
-            raise DistDeclarationError(msg) from error
-
-    async def call(self, request: object, *, timeout: float = 5.0) -> Any:  # noqa: ANN401, ASYNC109
-        """Call the remote server; its handler runs under this call's remaining deadline.
-
-        Raises:
-            otp.NoProc: No node exports the name (known in one round trip).
-            otp.CallTimeout: No reply within ``timeout``; the remote handler is cancelled.
-            RemoteError: The remote side failed (type, message and traceback).
-            NodeDown: The only node serving the name went down while the call waited.
-
-        Example::
-
-            total = await node.remote("counter").call("increment", timeout=2)
-        """
-        connection = self.node.connection
-        correlation = secrets.token_hex(8)
-        headers = {
-            "Otp-Protocol": PROTOCOL,
-            "Otp-Kind": "call",
-            "Otp-Deadline": f"{timeout:.6f}",
-            "Otp-Correlation": correlation,
-        }
-        payload = self._payload(request)
-        pending = _Pending(trio.CancelScope())
-        waiting = self.node._pending.setdefault(self.subject, set())
-        waiting.add(pending)
-        try:
-            with pending.scope:
-                reply = await connection.request(
-                    self.subject, payload, headers=headers, timeout=timeout
-                )
-        except NoResponders:
-            msg = f"no node of cluster {self.node.cluster!r} exports a server {self.name!r}"
-            raise otp.NoProc(msg) from None
-        except RequestTimeout:
-            self._cancel(correlation)
-            msg = f"remote server {self.name!r} did not reply within {timeout:g} s"
-            raise otp.CallTimeout(msg) from None
-        except trio.Cancelled:
-            self._cancel(correlation)
-            raise
-        finally:
-            waiting.discard(pending)
-        if pending.lost_with is not None:
-            msg = (
-                f"remote server {self.name!r} was lost with node {pending.lost_with!r}, "
-                "which went down while the call waited"
-            )
-            raise NodeDown(msg, pending.lost_with)
-        return self._unwrap(reply.payload)
-
-    def _cancel(self, correlation: str) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            self.node.connection.publish(f"otp.{self.node.cluster}.cancel", correlation.encode())
-
-    def _unwrap(self, payload: bytes) -> Any:  # noqa: ANN401
-        try:
-            envelope = json.loads(payload)
-        except ValueError:
-            envelope = None
-        if not isinstance(envelope, dict) or not ({"ok", "error"} & set(envelope)):
-            msg = f"remote server {self.name!r} sent a reply that is not an otp envelope"
-            raise RemoteError(msg, "InvalidReply", repr(payload[:80]), "")
-        if "error" in envelope:
-            error = envelope["error"]
-            kind, text = str(error.get("type", "")), str(error.get("message", ""))
-            msg = f"remote server {self.name!r} failed: {kind}: {text}"
-            raise RemoteError(msg, kind, text, str(error.get("traceback", "")))
-        value = envelope["ok"]
-        if self.reply_type is None:
-            return value
-        try:
-            return self.node.converter.structure(value, self.reply_type)
-        except (cattrs.BaseValidationError, ValueError, TypeError) as error:
-            msg = f"remote server {self.name!r} sent a reply that does not fit: {_describe(error)}"
-            raise RemoteError(msg, "InvalidReply", str(error), "") from error
-
-    def cast(self, message: object) -> None:
-        """Send ``message`` to the remote server's ``handle_cast``; no reply, no error.
-
-        Example::
-
-            node.remote("log").cast({"event": "started"})
-        """
-        headers = {"Otp-Protocol": PROTOCOL, "Otp-Kind": "cast"}
-        self.node.connection.publish(self.subject, self._payload(message), headers=headers)
 
 
 @asynccontextmanager
