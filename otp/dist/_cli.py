@@ -2,7 +2,8 @@
 
 * ``server [-- ARGS]``: a nats-server on 127.0.0.1 on a free port (JetStream on); prints
   ``nats-server: URL``.
-* ``node --name N --server URL [--tree FILE] [--role R]... [--cluster C] [--heartbeat S]``:
+* ``node --name N --server URL [--tree FILE] [--role R]... [--cluster C] [--heartbeat S]
+  [--tls-ca FILE]``:
   joins the cluster as node ``N``, hosts remote children (for its name and roles) and, with
   ``--tree``, runs that tree file's root supervisor in the node. It prints ``ready <id>``
   once up, and leaves the cluster on SIGINT or SIGTERM (exit code 0).
@@ -19,6 +20,7 @@ import functools
 import json
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -73,6 +75,7 @@ async def _node(options: argparse.Namespace, tree: otp.Tree | None) -> None:
                 cluster=options.cluster,
                 roles=options.role,
                 heartbeat_interval=options.heartbeat,
+                ssl_context=_tls(options),
             ) as node,
             trio.open_nursery() as nursery,
         ):
@@ -85,9 +88,17 @@ async def _node(options: argparse.Namespace, tree: otp.Tree | None) -> None:
 
 
 async def _call(options: argparse.Namespace, request: object) -> object:
-    async with open_node(options.server, f"cli{os.getpid()}", cluster=options.cluster) as node:
+    async with open_node(
+        options.server, f"cli{os.getpid()}", cluster=options.cluster, ssl_context=_tls(options)
+    ) as node:
         ref = node.global_ref(options.name) if options.is_global else node.remote(options.name)
         return await ref.call(request, timeout=options.timeout)
+
+
+def _tls(options: argparse.Namespace) -> ssl.SSLContext | None:
+    if options.tls_ca is None:
+        return None  # the system's trust store, if the server asks for TLS
+    return ssl.create_default_context(cafile=options.tls_ca)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--role", action="append", default=[], help="a role it hosts (repeat)")
     node.add_argument("--cluster", default="main", help="the cluster's name (default main)")
     node.add_argument("--heartbeat", type=float, default=1.0, help="seconds between beats")
+    node.add_argument("--tls-ca", help="a CA file (PEM) to trust for TLS to the server")
     call = commands.add_parser("call", help="call a server of the cluster once")
     call.add_argument("name", help="the exported (or, with --global, global) name")
     call.add_argument("request", help="the request, in JSON")
@@ -109,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--global", dest="is_global", action="store_true", help="a global name")
     call.add_argument("--cluster", default="main")
     call.add_argument("--timeout", type=float, default=5.0)
+    call.add_argument("--tls-ca", help="a CA file (PEM) to trust for TLS to the server")
     return parser
 
 

@@ -14,6 +14,7 @@ import itertools
 import logging
 import random as _random
 import secrets
+import ssl
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -159,10 +160,7 @@ class _Request:
 def _parse_url(url: str) -> tuple[str, int, dict[str, str]]:
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("nats", "tls") or not parsed.hostname:
-        msg = f"a NATS server URL looks like 'nats://host:4222' (got {url!r})"
-        raise DistDeclarationError(msg)
-    if parsed.scheme == "tls":
-        msg = f"TLS connections are not supported yet (got {url!r}); use a nats:// URL"
+        msg = f"a NATS server URL looks like 'nats://host:4222' or 'tls://host:4222' (got {url!r})"
         raise DistDeclarationError(msg)
     auth: dict[str, str] = {}
     if parsed.username and parsed.password is not None:
@@ -186,7 +184,7 @@ class Connection:
             reply = await connection.request("otp.main.svc.echo", b"hi", timeout=2)
     """
 
-    def __init__(self, stream: trio.SocketStream, info: Info, parser: Parser, url: str) -> None:
+    def __init__(self, stream: trio.abc.Stream, info: Info, parser: Parser, url: str) -> None:
         self.url = url
         self.info = info
         self._stream = stream
@@ -402,7 +400,7 @@ class Connection:
         stream = self._stream
         parser = self._parser
         while True:
-            data = await stream.receive_some(_READ_SIZE)
+            data = bytes(await stream.receive_some(_READ_SIZE))  # TLS gives a bytearray
             if not data:
                 msg = f"the server at {self.url} closed the connection"
                 raise ConnectionClosed(msg)
@@ -457,7 +455,7 @@ class Connection:
         while self._pongs:
             self._pongs.popleft().set()
 
-    def _resume(self, stream: trio.SocketStream, info: Info, parser: Parser) -> None:
+    def _resume(self, stream: trio.abc.Stream, info: Info, parser: Parser) -> None:
         """A new link: renew every subscription ahead of what was published meanwhile."""
         self._stream = stream
         self.info = info
@@ -518,12 +516,16 @@ class Connection:
 
 
 async def _handshake(
-    url: str, name: str, auth: Mapping[str, str], stream: trio.SocketStream
-) -> tuple[Info, Parser, list[Any]]:
+    url: str,
+    name: str,
+    auth: Mapping[str, str],
+    stream: trio.abc.Stream,
+    tls: ssl.SSLContext | None,
+) -> tuple[trio.abc.Stream, Info, Parser, list[Any]]:
     parser = Parser()
     frames: list[Any] = []
     while not frames:
-        data = await stream.receive_some(_READ_SIZE)
+        data = bytes(await stream.receive_some(_READ_SIZE))
         if not data:
             msg = f"the server at {url} closed the connection before INFO"
             raise ConnectError(msg)
@@ -532,13 +534,22 @@ async def _handshake(
     if type(info) is not Info:
         msg = f"the server at {url} did not start with INFO (got {info!r}); is it NATS?"
         raise ConnectError(msg)
-    if info.options.get("tls_required"):
-        msg = f"the server at {url} requires TLS, which this client does not support yet"
-        raise ConnectError(msg)
+    secure = url.startswith("tls://") or bool(info.options.get("tls_required"))
+    if secure:
+        # NATS upgrades after INFO: the TLS handshake, then CONNECT inside it.
+        context = tls if tls is not None else ssl.create_default_context()
+        host = urllib.parse.urlsplit(url).hostname
+        stream = trio.SSLStream(stream, context, server_hostname=host)
+        try:
+            await stream.do_handshake()
+        except trio.BrokenResourceError as error:
+            cause = error.__cause__ or error
+            msg = f"no TLS with the server at {url}: {cause}"
+            raise ConnectError(msg) from error
     options: dict[str, object] = {
         "verbose": False,
         "pedantic": False,
-        "tls_required": False,
+        "tls_required": secure,
         "name": name,
         "lang": "python-otp",
         "version": "0.1",
@@ -551,11 +562,11 @@ async def _handshake(
     while True:
         for index, frame in enumerate(frames):
             if type(frame) is Pong:
-                return info, parser, frames[index + 1 :]
+                return stream, info, parser, frames[index + 1 :]
             if type(frame) is Err:
                 msg = f"the server at {url} refused the connection: {frame.message}"
                 raise ConnectError(msg)
-        data = await stream.receive_some(_READ_SIZE)
+        data = bytes(await stream.receive_some(_READ_SIZE))
         if not data:
             msg = f"the server at {url} closed the connection during CONNECT"
             raise ConnectError(msg)
@@ -563,17 +574,21 @@ async def _handshake(
 
 
 async def _dial(
-    url: str, name: str, auth: Mapping[str, str], connect_timeout: float
-) -> tuple[trio.SocketStream, Info, Parser, list[Any]]:
-    """Open the TCP stream and do the handshake, or raise :class:`ConnectError`."""
+    url: str,
+    name: str,
+    auth: Mapping[str, str],
+    connect_timeout: float,
+    tls: ssl.SSLContext | None,
+) -> tuple[trio.abc.Stream, Info, Parser, list[Any]]:
+    """Open the TCP stream (and TLS) and do the handshake, or raise :class:`ConnectError`."""
     host, port, _ = _parse_url(url)
     try:
         with trio.fail_after(connect_timeout):
-            stream = await trio.open_tcp_stream(host, port)
+            tcp = await trio.open_tcp_stream(host, port)
             try:
-                info, parser, first = await _handshake(url, name, auth, stream)
+                stream, info, parser, first = await _handshake(url, name, auth, tcp, tls)
             except BaseException:
-                await trio.aclose_forcefully(stream)
+                await trio.aclose_forcefully(tcp)
                 raise
     except OSError as error:
         msg = f"cannot connect to the NATS server at {url}: {error}"
@@ -607,10 +622,14 @@ async def open_connection(
     reconnect: bool = True,
     max_reconnects: int | None = 60,
     reconnect_backoff: otp.Backoff = DEFAULT_RECONNECT_BACKOFF,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Connection]:
     """Connect to the NATS server at ``url`` for the ``async with`` block.
 
-    ``nats://user:password@host:port`` or ``nats://token@host:port`` authenticate. The
+    ``nats://user:password@host:port`` or ``nats://token@host:port`` authenticate. A
+    ``tls://`` URL, or a server whose INFO requires TLS, gets TLS after INFO (as NATS
+    does it) with ``ssl_context`` (the system's trust store by default; give one that
+    trusts your CA, and with a client certificate for mutual TLS). The
     connection's tasks run in a nursery of the block: leaving it flushes what was published
     and closes the connection.
 
@@ -632,7 +651,7 @@ async def open_connection(
             await connection.flush()
     """
     _, _, auth = _parse_url(url)
-    stream, info, parser, first = await _dial(url, name, auth, connect_timeout)
+    stream, info, parser, first = await _dial(url, name, auth, connect_timeout, ssl_context)
     connection = Connection(stream, info, parser, url)
 
     async def run_tasks(first: list[Any]) -> None:
@@ -665,7 +684,9 @@ async def open_connection(
                     raise error from lost
                 await trio.sleep(reconnect_backoff.delay(attempts - 1, _random.random))
                 try:
-                    stream, info, parser, frames = await _dial(url, name, auth, connect_timeout)
+                    stream, info, parser, frames = await _dial(
+                        url, name, auth, connect_timeout, ssl_context
+                    )
                 except ConnectError as refused:
                     logger.warning("reconnecting to %s: %s", url, refused)
                     continue
