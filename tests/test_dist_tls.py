@@ -40,6 +40,12 @@ def context(ca: trustme.CA) -> ssl.SSLContext:
     return trusted
 
 
+async def echo(connection: otp.dist.Connection, requests: otp.dist.Subscription) -> None:
+    message = await requests.next()
+    assert message.reply is not None
+    connection.publish(message.reply, message.payload * 2)
+
+
 def test_a_server_that_requires_tls_gets_it(tls_url: str, ca: trustme.CA) -> None:
     async def main() -> list[bytes]:
         secure = tls_url.replace("nats://", "tls://")
@@ -53,13 +59,8 @@ def test_a_server_that_requires_tls_gets_it(tls_url: str, ca: trustme.CA) -> Non
                 requests = b.subscribe("tls.echo")
                 await b.flush()
 
-                async def echo() -> None:
-                    message = await requests.next()
-                    assert message.reply is not None
-                    b.publish(message.reply, message.payload * 2)
-
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(echo)
+                    nursery.start_soon(echo, b, requests)
                     replies.append((await a.request("tls.echo", b"ab", timeout=5)).payload)
         return replies
 
@@ -82,5 +83,5 @@ def test_an_untrusted_certificate_is_a_clear_connect_error(tls_url: str) -> None
         async with open_connection(tls_url):  # the system's trust store: not our test CA
             pass
 
-    with pytest.raises(otp.dist.ConnectError, match="no TLS with the server at .*CERTIFICATE"):
+    with pytest.raises(otp.dist.ConnectError, match=r"no TLS with the server at .*CERTIFICATE"):
         run(main)
