@@ -11,6 +11,7 @@ import trio
 
 import otp.dist
 from otp.dist import open_connection, open_node
+from otp.dist._nkeys import generate_user
 
 from .nats_broker import nats_server
 from .test_dist_client import run
@@ -84,4 +85,41 @@ def test_an_untrusted_certificate_is_a_clear_connect_error(tls_url: str) -> None
             pass
 
     with pytest.raises(otp.dist.ConnectError, match=r"no TLS with the server at .*CERTIFICATE"):
+        run(main)
+
+
+# --- nkeys --------------------------------------------------------------------------------
+
+
+def test_a_user_nkey_signs_the_servers_nonce(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography", reason="nkeys need cryptography (otp[nkeys])")
+
+    seed, public = generate_user()
+    _, stranger = generate_user()
+    config = tmp_path / "nkeys.conf"
+    config.write_text(f'authorization {{ users = [ {{ nkey: "{public}" }} ] }}\n')
+    with nats_server("-c", str(config)) as (url, _):
+
+        async def connect(key: str | None) -> None:
+            async with open_connection(url, nkey_seed=key) as connection:
+                await connection.flush()
+
+        run(lambda: connect(seed))
+        with pytest.raises(otp.dist.ConnectError, match="Authorization Violation"):
+            run(lambda: connect(generate_user()[0]))  # a seed the server does not know
+        with pytest.raises(otp.dist.ConnectError, match="Authorization Violation"):
+            run(lambda: connect(None))  # no key at all
+    assert stranger.startswith("U")
+    assert len(public) == 56
+    assert seed.startswith("SU")
+
+
+def test_a_bad_seed_is_refused_before_connecting() -> None:
+    pytest.importorskip("cryptography", reason="nkeys need cryptography (otp[nkeys])")
+
+    async def main() -> None:
+        async with open_connection("nats://127.0.0.1:1", nkey_seed="SUNOTASEED"):
+            pass
+
+    with pytest.raises(otp.dist.DistDeclarationError, match="checksum is wrong"):
         run(main)

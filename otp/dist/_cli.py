@@ -3,7 +3,7 @@
 * ``server [-- ARGS]``: a nats-server on 127.0.0.1 on a free port (JetStream on); prints
   ``nats-server: URL``.
 * ``node --name N --server URL [--tree FILE] [--role R]... [--cluster C] [--heartbeat S]
-  [--tls-ca FILE]``:
+  [--tls-ca FILE] [--nkey FILE]``:
   joins the cluster as node ``N``, hosts remote children (for its name and roles) and, with
   ``--tree``, runs that tree file's root supervisor in the node. It prints ``ready <id>``
   once up, and leaves the cluster on SIGINT or SIGTERM (exit code 0).
@@ -76,6 +76,7 @@ async def _node(options: argparse.Namespace, tree: otp.Tree | None) -> None:
                 roles=options.role,
                 heartbeat_interval=options.heartbeat,
                 ssl_context=_tls(options),
+                nkey_seed=_seed(options),
             ) as node,
             trio.open_nursery() as nursery,
         ):
@@ -89,7 +90,11 @@ async def _node(options: argparse.Namespace, tree: otp.Tree | None) -> None:
 
 async def _call(options: argparse.Namespace, request: object) -> object:
     async with open_node(
-        options.server, f"cli{os.getpid()}", cluster=options.cluster, ssl_context=_tls(options)
+        options.server,
+        f"cli{os.getpid()}",
+        cluster=options.cluster,
+        ssl_context=_tls(options),
+        nkey_seed=_seed(options),
     ) as node:
         ref = node.global_ref(options.name) if options.is_global else node.remote(options.name)
         return await ref.call(request, timeout=options.timeout)
@@ -99,6 +104,13 @@ def _tls(options: argparse.Namespace) -> ssl.SSLContext | None:
     if options.tls_ca is None:
         return None  # the system's trust store, if the server asks for TLS
     return ssl.create_default_context(cafile=options.tls_ca)
+
+
+def _seed(options: argparse.Namespace) -> str | None:
+    if options.nkey is None:
+        return None
+    with open(options.nkey, encoding="utf-8") as file:  # noqa: PTH123  (small, once)
+        return file.read().strip()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--cluster", default="main", help="the cluster's name (default main)")
     node.add_argument("--heartbeat", type=float, default=1.0, help="seconds between beats")
     node.add_argument("--tls-ca", help="a CA file (PEM) to trust for TLS to the server")
+    node.add_argument("--nkey", help="a file holding the user's nkey seed (SU...)")
     call = commands.add_parser("call", help="call a server of the cluster once")
     call.add_argument("name", help="the exported (or, with --global, global) name")
     call.add_argument("request", help="the request, in JSON")
@@ -122,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--cluster", default="main")
     call.add_argument("--timeout", type=float, default=5.0)
     call.add_argument("--tls-ca", help="a CA file (PEM) to trust for TLS to the server")
+    call.add_argument("--nkey", help="a file holding the user's nkey seed (SU...)")
     return parser
 
 

@@ -25,6 +25,7 @@ import trio
 
 import otp
 
+from . import _nkeys as nkeys
 from ._errors import (
     ConnectError,
     ConnectionClosed,
@@ -521,6 +522,7 @@ async def _handshake(
     auth: Mapping[str, str],
     stream: trio.abc.Stream,
     tls: ssl.SSLContext | None,
+    nkey_seed: str | None,
 ) -> tuple[trio.abc.Stream, Info, Parser, list[Any]]:
     parser = Parser()
     frames: list[Any] = []
@@ -558,6 +560,13 @@ async def _handshake(
         "no_responders": True,
         **auth,
     }
+    if nkey_seed is not None:
+        nonce = info.options.get("nonce")
+        if not isinstance(nonce, str):
+            msg = f"the server at {url} sent no nonce to sign: is nkey auth configured there?"
+            raise ConnectError(msg)
+        options["nkey"] = nkeys.public_key(nkey_seed)
+        options["sig"] = nkeys.sign(nkey_seed, nonce)
     await stream.send_all(encode_connect(options) + PING)
     while True:
         for index, frame in enumerate(frames):
@@ -579,6 +588,7 @@ async def _dial(
     auth: Mapping[str, str],
     connect_timeout: float,
     tls: ssl.SSLContext | None,
+    nkey_seed: str | None,
 ) -> tuple[trio.abc.Stream, Info, Parser, list[Any]]:
     """Open the TCP stream (and TLS) and do the handshake, or raise :class:`ConnectError`."""
     host, port, _ = _parse_url(url)
@@ -586,7 +596,7 @@ async def _dial(
         with trio.fail_after(connect_timeout):
             tcp = await trio.open_tcp_stream(host, port)
             try:
-                stream, info, parser, first = await _handshake(url, name, auth, tcp, tls)
+                stream, info, parser, first = await _handshake(url, name, auth, tcp, tls, nkey_seed)
             except BaseException:
                 await trio.aclose_forcefully(tcp)
                 raise
@@ -623,13 +633,15 @@ async def open_connection(
     max_reconnects: int | None = 60,
     reconnect_backoff: otp.Backoff = DEFAULT_RECONNECT_BACKOFF,
     ssl_context: ssl.SSLContext | None = None,
+    nkey_seed: str | None = None,
 ) -> AsyncIterator[Connection]:
     """Connect to the NATS server at ``url`` for the ``async with`` block.
 
     ``nats://user:password@host:port`` or ``nats://token@host:port`` authenticate. A
     ``tls://`` URL, or a server whose INFO requires TLS, gets TLS after INFO (as NATS
     does it) with ``ssl_context`` (the system's trust store by default; give one that
-    trusts your CA, and with a client certificate for mutual TLS). The
+    trusts your CA, and with a client certificate for mutual TLS). With ``nkey_seed`` (a
+    user's ``SU...`` seed; ``otp[nkeys]``) it signs the server's nonce. The
     connection's tasks run in a nursery of the block: leaving it flushes what was published
     and closes the connection.
 
@@ -651,7 +663,11 @@ async def open_connection(
             await connection.flush()
     """
     _, _, auth = _parse_url(url)
-    stream, info, parser, first = await _dial(url, name, auth, connect_timeout, ssl_context)
+    if nkey_seed is not None:
+        nkeys.public_key(nkey_seed)  # a bad seed fails here, not at the handshake
+    stream, info, parser, first = await _dial(
+        url, name, auth, connect_timeout, ssl_context, nkey_seed
+    )
     connection = Connection(stream, info, parser, url)
 
     async def run_tasks(first: list[Any]) -> None:
@@ -685,7 +701,7 @@ async def open_connection(
                 await trio.sleep(reconnect_backoff.delay(attempts - 1, _random.random))
                 try:
                     stream, info, parser, frames = await _dial(
-                        url, name, auth, connect_timeout, ssl_context
+                        url, name, auth, connect_timeout, ssl_context, nkey_seed
                     )
                 except ConnectError as refused:
                     logger.warning("reconnecting to %s: %s", url, refused)
