@@ -72,7 +72,7 @@ nitpick_ignore = [
 # which are not reference targets.
 nitpick_ignore.append(("py:attr", "exit"))
 nitpick_ignore_regex = (
-    [(r"py:.*", r"(trio|collections\.abc|functools|os|typing)\..*")] if OFFLINE else []
+    [(r"py:.*", r"(trio|collections\.abc|functools|os|ssl|typing)\..*")] if OFFLINE else []
 )
 # Type variables of the generic server classes are not documented objects.
 nitpick_ignore += [("py:class", f"otp._server.{name}") for name in ("RequestT", "ReplyT")]

@@ -9,6 +9,7 @@ input files (with a message saying what is wrong), before anything runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import random
@@ -159,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run on trio.testing.MockClock: fast, and the same counts for the same seed",
     )
     parser.add_argument("--quiet", action="store_true", help="print no table and no progress bar")
+    parser.add_argument(
+        "--nodes",
+        type=_integer(1),
+        default=1,
+        metavar="N",
+        help="run across N node processes over a real NATS server, with node kills, pauses "
+        "and a broker restart (otp.dist's cluster benchmark; needs otp[nats]); uses "
+        "--duration, --rate, --seed, --json and --plot",
+    )
     return parser
 
 
@@ -257,6 +267,21 @@ def _write_outputs(report: Report, args: argparse.Namespace) -> bool:
     return ok
 
 
+def _across_nodes(args: argparse.Namespace) -> int:
+    # The cluster benchmark lives in the distribution layer; the kernel only hands over.
+    try:
+        dist = importlib.import_module("otp.dist")
+    except ImportError as exc:
+        sys.stderr.write(f"{PROG}: error: --nodes needs otp.dist ({exc})\n")
+        return 2
+    argv = ["--nodes", str(args.nodes), "--duration", str(args.duration)]
+    argv += ["--rate", str(args.rate), "--seed", str(args.seed)]
+    argv += ["--json", str(args.json)] if args.json is not None else []
+    argv += ["--plot", str(args.plot)] if args.plot is not None else []
+    status: int = dist.cluster_bench(argv)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``otp-bench`` with ``argv`` (default: the command line); return the exit status.
 
@@ -269,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse's errors (status 2) and --help (status 0)
         return exc.code if isinstance(exc.code, int) else 2
+    if args.nodes > 1:
+        return _across_nodes(args)
     try:
         prepared = prepare(args)
     except UsageError as exc:

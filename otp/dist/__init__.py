@@ -25,6 +25,7 @@ Example::
             ...
 """
 
+from ._bench import main as cluster_bench
 from ._cli import check_tree as check_tree
 from ._client import Connection as Connection
 from ._client import ConnectionStatistics as ConnectionStatistics

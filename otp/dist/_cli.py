@@ -7,6 +7,8 @@
   joins the cluster as node ``N``, hosts remote children (for its name and roles) and, with
   ``--tree``, runs that tree file's root supervisor in the node. It prints ``ready <id>``
   once up, and leaves the cluster on SIGINT or SIGTERM (exit code 0).
+* ``bench [--nodes 3] [--duration S] [--json FILE] [--plot FILE]``: the fault-injection
+  benchmark across node processes (node kills, pauses, a broker restart); see ``_bench``.
 * ``call NAME REQUEST --server URL [--global] [--timeout S]``: one call, the request and
   reply in JSON; ``--global`` calls a global name rather than an exported one.
 
@@ -127,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--heartbeat", type=float, default=1.0, help="seconds between beats")
     node.add_argument("--tls-ca", help="a CA file (PEM) to trust for TLS to the server")
     node.add_argument("--nkey", help="a file holding the user's nkey seed (SU...)")
+    commands.add_parser("bench", help="the fault-injection benchmark across nodes", add_help=False)
     call = commands.add_parser("call", help="call a server of the cluster once")
     call.add_argument("name", help="the exported (or, with --global, global) name")
     call.add_argument("request", help="the request, in JSON")
@@ -147,7 +150,12 @@ def _leaves(error: BaseException) -> list[BaseException]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run it; the exit code."""
-    options = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["bench"]:
+        from ._bench import main as bench  # noqa: PLC0415  (its own options)
+
+        return bench(arguments[1:])
+    options = _parser().parse_args(arguments)
     where = f"python -m otp.dist {options.command}"
     if options.command == "server":
         runner: Any = functools.partial(_serve, tuple(options.extra))
