@@ -207,3 +207,34 @@ def test_a_node_in_another_process_and_a_pool_of_two(url: str) -> None:
             peer.wait(timeout=LIMIT)
             if peer.stdout is not None:
                 peer.stdout.close()
+
+
+def test_msgpack_nodes_and_json_nodes_call_each_other(url: str) -> None:
+    pytest.importorskip("msgpack", reason="the msgpack codec needs msgpack (otp[msgpack])")
+
+    async def main() -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        async with (
+            otp.open_supervisor([Shop.child_spec(name="shop")], intensity=10),
+            open_node(url, "mp-a", codec="msgpack") as a,
+            open_node(url, "mp-b", codec="msgpack") as b,
+            open_node(url, "js-c") as c,
+        ):
+            await a.export("shop", "shop", request_type=Order)
+            orders = b.remote("shop", reply_type=Order)
+            results["msgpack"] = await orders.call(Order("pear", 2))
+            results["json"] = await c.remote("shop", reply_type=Order).call(Order("fig", 1))
+            with pytest.raises(otp.dist.RemoteError, match="InvalidMessage"):
+                await b.remote("shop").call({"sku": 5})  # the wrong schema, in msgpack
+        return results
+
+    assert run(main) == {"msgpack": Order("pear", 1), "json": Order("fig", 2)}
+
+
+def test_an_unknown_codec_is_refused_when_the_node_opens() -> None:
+    async def main() -> None:
+        async with open_node("nats://127.0.0.1:1", "a", codec="yaml"):
+            pass
+
+    with pytest.raises(otp.dist.DistDeclarationError, match="codec must be 'json' or 'msgpack'"):
+        run(main)

@@ -41,6 +41,7 @@ import trio
 import otp
 
 from ._client import Connection, Subscription, open_connection
+from ._codec import JSON, Codec, codec_named
 from ._errors import (
     ConnectionClosed,
     DistDeclarationError,
@@ -172,8 +173,10 @@ class Node:
         *,
         roles: frozenset[str] = frozenset(),
         heartbeat_interval: float = 1.0,
+        codec: Codec = JSON,
     ) -> None:
         self.connection = connection
+        self.codec = codec
         self.name = name
         self.cluster = cluster
         self.id = f"{name}@{socket.gethostname()}:{os.getpid()}"
@@ -292,11 +295,16 @@ class Node:
             self._refuse(message, reason)
             return
         try:
+            codec = JSON if "Otp-Codec" not in headers else codec_named(headers["Otp-Codec"])
+        except DistDeclarationError as error:
+            self._refuse(message, str(error))
+            return
+        try:
             remaining = float(headers.get("Otp-Deadline", "5"))
-            data = json.loads(message.payload)
+            data = codec.loads(message.payload)
             request = data if request_type is None else self.converter.structure(data, request_type)
         except (ValueError, TypeError, cattrs.BaseValidationError) as error:
-            self._refuse(message, f"invalid request for {name!r}: {describe(error)}")
+            self._refuse(message, f"invalid request for {name!r}: {describe(error)}", codec)
             return
         if headers.get("Otp-Kind") == "cast":
             try:
@@ -321,15 +329,15 @@ class Node:
         if sign:
             envelope["node"] = self.name
         try:
-            body = json.dumps(envelope).encode()
-        except (TypeError, ValueError) as error:
-            body = json.dumps({"error": error_envelope(error), "node": self.name}).encode()
+            body = codec.dumps(envelope)
+        except (TypeError, ValueError, OverflowError) as error:
+            body = codec.dumps({"error": error_envelope(error), "node": self.name})
         try:
             self.connection.publish(message.reply, body)
         except ConnectionClosed:
             logger.warning("node %r: could not reply to a call of %r: disconnected", self.id, name)
 
-    def _refuse(self, message: Msg, reason: str) -> None:
+    def _refuse(self, message: Msg, reason: str, codec: Codec = JSON) -> None:
         letter = DeadLetter(message.subject, reason, message.payload)
         self._dead.append(letter)
         logger.warning("node %r refused a message on %s: %s", self.id, message.subject, reason)
@@ -338,7 +346,7 @@ class Node:
             self.connection.publish(f"otp.{self.cluster}.dead", json.dumps(record).encode())
             if message.reply is not None:
                 error = {"type": "InvalidMessage", "message": reason, "traceback": ""}
-                self.connection.publish(message.reply, json.dumps({"error": error}).encode())
+                self.connection.publish(message.reply, codec.dumps({"error": error}))
         except ConnectionClosed:
             pass
 
@@ -524,6 +532,8 @@ class Node:
             "Otp-Deadline": f"{timeout:.6f}",
             "Otp-Correlation": secrets.token_hex(8),
         }
+        if self.codec is not JSON:
+            headers["Otp-Codec"] = self.codec.name
         async with self.connection.subscribe(inbox) as answers:
             with trio.move_on_after(timeout):
                 self.connection.publish(
@@ -531,7 +541,7 @@ class Node:
                 )
                 while expected - replies.keys() - errors.keys():
                     message = await answers.next()
-                    member = signer(message.payload)
+                    member = signer(message.payload, self.codec)
                     try:
                         replies[member] = ref._unwrap(message.payload)
                     except RemoteError as error:
@@ -845,6 +855,7 @@ async def open_node(
     acceptable_pause: float = 1.0,
     on_peer: Sequence[Callable[[PeerEvent], object]] = (),
     roles: Sequence[str] = (),
+    codec: str = "json",
     **connection_options: Any,  # noqa: ANN401
 ) -> AsyncIterator[Node]:
     """Join ``cluster`` as node ``name`` through the NATS server at ``url``, for the block.
@@ -863,7 +874,9 @@ async def open_node(
 
     Every node hosts remote children (see :func:`remote_child_spec`) that supervisors on
     other nodes place on it, by its name or by one of its ``roles``. Tasks in the block
-    find the node with :func:`current_node`.
+    find the node with :func:`current_node`. Calls and casts from this node are encoded
+    with ``codec``, ``"json"`` (the default) or ``"msgpack"`` (``otp[msgpack]``); a node
+    answers each call in the codec it came in.
 
     Example::
 
@@ -873,6 +886,7 @@ async def open_node(
     """
     check_part("a node name", name)
     check_part("a cluster name", cluster)
+    chosen = codec_named(codec)
     async with (
         open_connection(url, name=name, **connection_options) as connection,
         trio.open_nursery() as nursery,
@@ -885,6 +899,7 @@ async def open_node(
             converter or cattrs.Converter(),
             roles=frozenset(check_part("a role", role) for role in roles),
             heartbeat_interval=heartbeat_interval,
+            codec=chosen,
         )
         node._peers = Peers(
             interval=heartbeat_interval,

@@ -19,6 +19,7 @@ import trio
 
 import otp
 
+from ._codec import JSON, Codec
 from ._errors import (
     ConnectionClosed,
     DistDeclarationError,
@@ -44,9 +45,9 @@ class Pending:
         self.lost_with: str | None = None
 
 
-def signer(payload: bytes) -> str:
+def signer(payload: bytes, codec: Codec) -> str:
     try:
-        return str(json.loads(payload).get("node", "?"))
+        return str(codec.loads(payload).get("node", "?"))
     except (ValueError, AttributeError):
         return "?"
 
@@ -85,9 +86,10 @@ class RemoteRef:
 
     def _payload(self, message: object) -> bytes:
         try:
-            return json.dumps(self.node.converter.unstructure(message)).encode()
-        except (TypeError, ValueError) as error:
-            msg = f"a message to {self.name!r} must be JSON-able through cattrs: {error}"
+            return self.node.codec.dumps(self.node.converter.unstructure(message))
+        except (TypeError, ValueError, OverflowError) as error:
+            kind = "JSON" if self.node.codec is JSON else self.node.codec.name
+            msg = f"a message to {self.name!r} must be {kind}-able through cattrs: {error}"
             raise DistDeclarationError(msg) from error
 
     async def call(self, request: object, *, timeout: float = 5.0) -> Any:  # noqa: ANN401, ASYNC109
@@ -111,6 +113,8 @@ class RemoteRef:
             "Otp-Deadline": f"{timeout:.6f}",
             "Otp-Correlation": correlation,
         }
+        if self.node.codec is not JSON:
+            headers["Otp-Codec"] = self.node.codec.name
         payload = self._payload(request)
         pending = Pending(trio.CancelScope())
         waiting = self.node._pending.setdefault(self.subject, set())
@@ -146,7 +150,7 @@ class RemoteRef:
 
     def _unwrap(self, payload: bytes) -> Any:  # noqa: ANN401
         try:
-            envelope = json.loads(payload)
+            envelope = self.node.codec.loads(payload)
         except ValueError:
             envelope = None
         if not isinstance(envelope, dict) or not ({"ok", "error"} & set(envelope)):
@@ -174,4 +178,6 @@ class RemoteRef:
             node.remote("log").cast({"event": "started"})
         """
         headers = {"Otp-Protocol": PROTOCOL, "Otp-Kind": "cast"}
+        if self.node.codec is not JSON:
+            headers["Otp-Codec"] = self.node.codec.name
         self.node.connection.publish(self.subject, self._payload(message), headers=headers)
