@@ -97,6 +97,7 @@ __all__ = [
     "RequestTimeout",
     "Subscription",
     "check_tree",
+    "cluster_bench",
     "current_node",
     "find_nats_server",
     "open_connection",
