@@ -26,20 +26,33 @@ def start_node(url: str, name: str, *args: str, heartbeat: float = 1.0) -> subpr
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+    try:
+        while not read_line(process).startswith("ready"):
+            pass
+    except RuntimeError:
+        stop_node(process)
+        msg = f"node {name!r} did not start within {START_WAIT} s"
+        raise RuntimeError(msg) from None
+    return process
+
+
+def read_line(process: subprocess.Popen[str], timeout: float = START_WAIT) -> str:
+    """The process's next line of output, waiting at most ``timeout`` seconds."""
     assert process.stdout is not None
-    deadline = time.monotonic() + START_WAIT
+    deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or process.poll() is not None:
-                stop_node(process)
-                msg = f"node {name!r} did not start within {START_WAIT} s"
+            if left <= 0:
+                msg = f"no output from {process.args!r} within {timeout} s"
                 raise RuntimeError(msg)
             if selector.select(timeout=min(left, 0.5)):
                 line = process.stdout.readline()
-                if line.startswith("ready"):
-                    return process
+                if not line and process.poll() is not None:
+                    msg = f"{process.args!r} exited with {process.returncode} before that line"
+                    raise RuntimeError(msg)
+                return line
 
 
 def stop_node(process: subprocess.Popen[str]) -> None:

@@ -16,6 +16,7 @@ import otp.dist
 from otp.dist import open_connection
 
 from .nats_broker import nats_server
+from .node_processes import read_line
 
 LIMIT = 10.0  # no wait in these tests may take longer
 
@@ -213,7 +214,7 @@ def test_the_command_line_starts_a_server_and_prints_its_url() -> None:
     )
     try:
         assert process.stdout is not None
-        line = process.stdout.readline()  # bounded: the process is killed in the finally
+        line = read_line(process)
         assert line.startswith("nats-server: nats://127.0.0.1:")
 
         async def main() -> None:
@@ -244,7 +245,7 @@ def test_interop_our_requests_to_a_nats_py_responder(url: str) -> None:
     process = peer("respond", url, "interop.upper")
     try:
         assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
+        assert read_line(process).strip() == "ready"
 
         async def main() -> Any:
             async with open_connection(url) as c:

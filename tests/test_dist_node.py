@@ -18,6 +18,7 @@ import otp.dist
 from otp.dist import open_node
 
 from .nats_broker import nats_server
+from .node_processes import read_line
 from .test_dist_client import LIMIT, run
 
 
@@ -187,7 +188,7 @@ def test_a_node_in_another_process_and_a_pool_of_two(url: str) -> None:
     try:
         for peer in peers:
             assert peer.stdout is not None
-            assert peer.stdout.readline().strip() == "ready"
+            assert read_line(peer).strip() == "ready"
 
         async def main() -> tuple[set[str], Any]:
             async with open_node(url, "caller") as node:

@@ -17,6 +17,7 @@ import otp.dist
 from otp.dist import Peers, PeerState, open_node
 
 from .nats_broker import nats_server
+from .node_processes import read_line
 from .test_dist_client import LIMIT, run
 
 BEAT = 0.2
@@ -95,8 +96,11 @@ def start_peer(url: str, name: str) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ, "OTP_TEST_HEARTBEAT": str(BEAT)},
     )
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
+    try:
+        assert read_line(process).strip() == "ready"
+    except BaseException:
+        stop_peer(process)
+        raise
     return process
 
 
