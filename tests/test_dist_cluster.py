@@ -23,6 +23,7 @@ from otp.dist import open_node, remote_child_spec
 
 from .nats_broker import nats_server
 from .node_processes import start_node, stop_node
+from .test_dist_remote import placed
 
 BEAT = 1.0
 BUDGET = 5.0  # the bound from SIGKILL to the children running elsewhere
@@ -68,8 +69,8 @@ def cache_spec() -> otp.ChildSpec:
 
 
 def where(sup: otp.Supervisor) -> str | None:
-    child = sup.which_children()[0].child
-    return None if child is None or child.value is None else child.value.node  # type: ignore[no-any-return]
+    child = placed(sup)
+    return None if child is None else child.node
 
 
 async def until(check: Callable[[], Awaitable[bool]]) -> None:

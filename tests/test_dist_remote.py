@@ -120,7 +120,7 @@ def test_a_remote_child_outside_a_node_says_where_it_must_run() -> None:
 def test_a_remote_child_runs_on_its_node_and_is_called_by_global_name(url: str) -> None:
     async def main() -> dict[str, Any]:
         seen: dict[str, Any] = {}
-        async with node(url, "b", roles=["cache"]) as b, node(url, "a") as a:
+        async with node(url, "b", roles=["cache"]), node(url, "a") as a:
             await heard(a, "b")
             async with otp.open_supervisor([cache(node="b")]) as sup:
                 seen["placed"] = placed(sup).node  # type: ignore[union-attr]
@@ -132,7 +132,6 @@ def test_a_remote_child_runs_on_its_node_and_is_called_by_global_name(url: str) 
                 seen["hosted"] = [c["id"] for c in (await a.node_info("b"))["children"]]
             seen["after"] = (await a.node_info("b"))["children"]
             seen["owner after"] = await a.whereis_global("cache")
-            assert b.name == "b"
         return seen
 
     assert run(main) == {

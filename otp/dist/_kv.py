@@ -85,8 +85,8 @@ class KeyValue:
             msg = f"cannot create the key-value bucket {self.bucket!r}: {error}"
             raise KeyValueError(msg)
 
-    async def get(self, key: str) -> Entry | None:
-        """The key's entry, or ``None`` if it has none (or was deleted)."""
+    async def _last(self, key: str) -> tuple[Entry, bool] | None:
+        """The key's last message and whether it is a delete marker, or ``None``."""
         answer = await self._api(
             f"$JS.API.STREAM.MSG.GET.{self.stream}", {"last_by_subj": f"$KV.{self.bucket}.{key}"}
         )
@@ -99,8 +99,12 @@ class KeyValue:
         message = answer["message"]
         headers = base64.b64decode(message.get("hdrs", "") or "")
         value = base64.b64decode(message.get("data", "") or "")
-        entry = Entry(key, value, int(message["seq"]))
-        return None if b"KV-Operation:" in headers else entry  # a DEL or PURGE marker
+        return Entry(key, value, int(message["seq"])), b"KV-Operation:" in headers  # DEL, PURGE
+
+    async def get(self, key: str) -> Entry | None:
+        """The key's entry, or ``None`` if it has none (or was deleted)."""
+        last = await self._last(key)
+        return None if last is None or last[1] else last[0]
 
     async def _write(self, key: str, value: bytes, headers: dict[str, str]) -> int:
         try:
@@ -125,20 +129,10 @@ class KeyValue:
             return await self._write(key, value, {_EXPECTED_LAST: "0"})
         except WrongRevision:
             # A deleted key keeps its delete marker: expect that one instead.
-            marker = await self._last_revision(key)
-            if marker is None:
+            last = await self._last(key)
+            if last is None or not last[1]:
                 raise
-            return await self._write(key, value, {_EXPECTED_LAST: str(marker)})
-
-    async def _last_revision(self, key: str) -> int | None:
-        answer = await self._api(
-            f"$JS.API.STREAM.MSG.GET.{self.stream}", {"last_by_subj": f"$KV.{self.bucket}.{key}"}
-        )
-        message = answer.get("message")
-        if message is None:
-            return None
-        headers = base64.b64decode(message.get("hdrs", "") or "")
-        return int(message["seq"]) if b"KV-Operation:" in headers else None
+            return await self._write(key, value, {_EXPECTED_LAST: str(last[0].revision)})
 
     async def delete(self, key: str, revision: int) -> None:
         """Delete ``key`` if ``revision`` is still its last. Raises :class:`WrongRevision`."""

@@ -206,6 +206,3 @@ class GlobalNames:
             self.node._unserve(self.node._name_subject(name))  # one answer per name
             if held.on_lost is not None:
                 held.on_lost(f"the global name {name!r} was taken over by {who}")
-
-    def info(self) -> dict[str, Any]:
-        return {name: held.revision for name, held in self.held.items()}

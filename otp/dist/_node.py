@@ -768,8 +768,9 @@ class Node:
                 self._peers.resume_all()  # the silence was ours
                 self._nursery.start_soon(self._verify_names)
                 continue
-            if self.connection.statistics().reconnects != reconnects:
-                reconnects = self.connection.statistics().reconnects
+            now_reconnects = self.connection.statistics().reconnects
+            if now_reconnects != reconnects:
+                reconnects = now_reconnects
                 self._nursery.start_soon(self._verify_names)
             self._emit(self._peers.check())
 
